@@ -1,0 +1,82 @@
+"""Dense linear-algebra kernels shared by every integrator: thin QR and the truncated core SVD.
+
+Every rank decision in the package goes through :func:`truncated_svd`, so a truncation rule
+behaves the same in every integrator.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+
+from .timing import timed
+
+__all__ = ["orth", "orth_with_r", "truncated_svd", "TruncatedSVD"]
+
+
+def orth_with_r(A):
+    """Thin QR ``A = Q R`` with Q m×k orthonormal (k = number of columns).
+
+    Uses LAPACK's economic QR without pivoting (``scipy.linalg.qr(mode='economic')``), which
+    is what the augmented bases need: the first columns of Q span the first columns of A.
+    """
+    A = np.asarray(A)
+    if A.shape[1] == 0:
+        return A.copy(), np.zeros((0, 0), dtype=A.dtype)
+    with timed("linalg"):
+        Q, R = scipy.linalg.qr(A, mode="economic", check_finite=False, overwrite_a=False)
+    return Q, R
+
+
+def orth(*blocks):
+    """Orthonormal basis ``Q`` (thin QR) of the columns of ``[B1, B2, ...]``.
+
+    The span of the first block's columns is the span of the first columns of Q; this is how
+    the parallel BUG keeps U0 as the leading columns of its augmented basis.
+    """
+    A = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
+    return orth_with_r(A)[0]
+
+
+@dataclass
+class TruncatedSVD:
+    """Result of :func:`truncated_svd` of a core matrix ``Ŝ = P Σ Qᴴ``.
+
+    ``left`` = P[:, :r], ``sigma`` = σ₁..σ_r, ``right`` = Q[:, :r] (already conjugate-transposed
+    back from numpy's ``Qᴴ``), ``discarded`` = σ_{r+1}, … (what the rule cut away).
+    """
+
+    left: np.ndarray
+    sigma: np.ndarray
+    right: np.ndarray
+    discarded: np.ndarray
+
+    @property
+    def rank(self):
+        return self.sigma.size
+
+    @property
+    def error(self):
+        """ℓ² norm of the discarded singular values = Frobenius error of the truncation."""
+        return float(np.linalg.norm(self.discarded))
+
+
+def truncated_svd(core, rule, current_rank=None):
+    """SVD of a small core matrix truncated by a :class:`~dlra.truncation.TruncationRule`.
+
+    numpy's ``svd`` returns ``(P, σ, Qh)`` with ``core = P diag(σ) Qh``; the right singular
+    vectors are the columns of ``Qh.conj().T``. Every 2022 DLRT reference code forms the new
+    V basis from ``Qh`` in the wrong orientation; here the conversion happens once, in this
+    function, and ``right`` is the matrix of right singular vectors.
+    """
+    core = np.asarray(core)
+    if not np.all(np.isfinite(core)):
+        raise np.linalg.LinAlgError("truncated_svd: the core matrix holds NaN or inf")
+    with timed("linalg"):
+        try:
+            P, sigma, Qh = np.linalg.svd(core, full_matrices=False)
+        except np.linalg.LinAlgError:  # rare LAPACK gesdd failure: use the QR-iteration driver
+            P, sigma, Qh = scipy.linalg.svd(core, full_matrices=False, lapack_driver="gesvd")
+    r = rule.select_rank(sigma, current_rank=current_rank)
+    return TruncatedSVD(left=P[:, :r], sigma=sigma[:r], right=Qh[:r].conj().T, discarded=sigma[r:])

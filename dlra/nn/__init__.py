@@ -1,0 +1,31 @@
+"""Dynamical low-rank training (DLRT) support: a small numba-accelerated MLP (DESIGN.md §6).
+
+The network's parameters form a state of the core's multi-matrix contract (LowRank weights for
+low-rank layers, arrays for dense weights and (m × 1) bias columns), and
+:meth:`MLP.vector_field` gives ``F(t, items) = −∇L`` for a batch with one forward and one backward
+pass, so the ordinary DLRA integrators (e.g. ``AdaptiveBUG`` with an SGD substep) train it.
+
+>>> from dlra.nn import MLP
+>>> net = MLP.from_sizes([784, 500, 500, 10], ranks=20)          # doctest: +SKIP
+>>> F = net.vector_field(X_batch, y_batch)                        # doctest: +SKIP
+>>> grads = F(0.0, net.parameters())                              # −∇L, one pass
+"""
+from .kernels import activation_code
+from .layers import DenseLayer, FactoredGradient, LowRankLayer, dense_init, geometric_decay
+from .losses import CrossEntropy, Loss, MeanSquaredError, get_loss, one_hot
+from .network import MLP
+
+__all__ = [
+    "MLP",
+    "DenseLayer",
+    "LowRankLayer",
+    "FactoredGradient",
+    "dense_init",
+    "geometric_decay",
+    "Loss",
+    "CrossEntropy",
+    "MeanSquaredError",
+    "get_loss",
+    "one_hot",
+    "activation_code",
+]

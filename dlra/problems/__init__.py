@@ -1,0 +1,9 @@
+"""Reference problems with exact or reference solutions (DESIGN.md §4)."""
+from .base import Problem, as_dense
+from .least_squares import LeastSquares
+from .lyapunov import Lyapunov
+from .rotating import LubichOseledets, RotatingMatrix
+from .schrodinger import Schrodinger
+
+__all__ = ["Problem", "as_dense", "RotatingMatrix", "LubichOseledets", "Schrodinger", "Lyapunov",
+           "LeastSquares"]

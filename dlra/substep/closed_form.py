@@ -1,0 +1,44 @@
+"""Closed-form substeps supplied by the user."""
+from __future__ import annotations
+
+from .base import SubstepSolver
+
+__all__ = ["ClosedForm"]
+
+
+class ClosedForm(SubstepSolver):
+    """A substep the user can solve exactly.
+
+    ``solution(flow, t0, t1, z0) -> z1``: the exact solution of ``z' = flow(t, z)``. The flow
+    tells which substep it is (``flow.kind`` in ``{"K", "L", "S", "S_backward", "naive", "full"}``)
+    and its bases (``flow.left_bases``, ``flow.right_bases``); ``flow.project(values, z)`` applies
+    the substep's projection to values given in F's own format.
+    """
+
+    order = float("inf")
+
+    def __init__(self, solution):
+        if not callable(solution):
+            raise TypeError("solution must be callable solution(flow, t0, t1, z0)")
+        self.solution = solution
+
+    def integrate(self, flow, t0, t1, z0, f0=None):
+        return [a for a in self.solution(flow, t0, t1, list(z0))]
+
+    @classmethod
+    def for_data(cls, increment):
+        """Exact substeps for a field F(t) that does not depend on Y (a "data" problem Ȧ(t)).
+
+        Every substep of every integrator is then ``z' = Π F(t)`` with a linear projection Π that
+        does not depend on z, so ``z(t1) = z0 + Π ∫_{t0}^{t1} F dt``. ``increment(t0, t1)``
+        returns ``∫_{t0}^{t1} F(t) dt`` (= A(t1) − A(t0)) in F's own format.
+        """
+
+        def solution(flow, t0, t1, z0):
+            if not flow.projection_is_constant:
+                raise ValueError(f"ClosedForm.for_data cannot solve the {flow.kind!r} substep "
+                                 "(its right-hand side depends on z)")
+            delta = flow.project(flow.field.values(increment(t0, t1)), z0)
+            return [z + d for z, d in zip(z0, delta)]
+
+        return cls(solution)

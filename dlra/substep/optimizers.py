@@ -1,0 +1,143 @@
+"""Optimiser steps as substeps: DLRT's "one explicit Euler substep = one SGD step".
+
+In training, each K-, L- and S-substep of an integrator is one optimiser step with learning rate
+h (the step size), applied to the flow's derivative f = −∇(loss) in the small variables.
+
+* :class:`SGD` with ``momentum=0`` is explicit Euler with one substep. With momentum (heavy ball,
+  ``b ← μ b + f``, ``z ← z + h b``) it is no longer a one-step ODE method.
+* :class:`Adam` (Kingma & Ba 2015) is a documented non-ODE option.
+
+The state of momentum and Adam lives in the coordinates of the flow's bases: a K-variable
+``K`` (m×r) stands for ``K Vᴴ``, an S-variable ``S`` for ``U S Vᴴ``. When an integrator changes
+bases (and ranks) between steps, the state is rotated into the new bases:
+``b ← L₁ᴴ L₀ b R₀ᴴ R₁`` with (L, R) the flow's left and right bases. First moments transform this
+way exactly; Adam's elementwise second moment is not a tensor, and is carried with the squared
+moduli of the same rotation entries, which keeps it nonnegative (a heuristic, documented as such).
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from .base import SubstepSolver
+
+__all__ = ["SGD", "Adam"]
+
+
+def _rotation(old, new):
+    """Matrix R with coefficients in the new basis = R @ coefficients in the old one (None = identity)."""
+    if old is None or new is None:
+        return None
+    if old is new:
+        return None
+    return new.conj().T @ old
+
+
+def _rotate(state, rot_left, rot_right, square=False):
+    out = state
+    if rot_left is not None:
+        R = np.abs(rot_left) ** 2 if square else rot_left
+        out = R @ out
+    if rot_right is not None:
+        R = np.abs(rot_right) ** 2 if square else rot_right
+        out = out @ (R.T if square else rot_right.conj().T)
+    return out
+
+
+class _StatefulOptimizer(SubstepSolver):
+    stateful = True
+
+    def __init__(self, lr_scale=1.0):
+        if not isinstance(lr_scale, numbers.Real) or lr_scale <= 0:
+            raise ValueError(f"lr_scale must be positive, got {lr_scale!r}")
+        self.lr_scale = float(lr_scale)
+        self.state = {}
+
+    def reset(self):
+        self.state = {}
+
+    def _carried(self, flow, z0, names):
+        """State for ``flow.key`` rotated into the flow's current bases (zeros when new)."""
+        lefts, rights = flow.left_bases, flow.right_bases
+        entry = self.state.get(flow.key)
+        fresh = {name: [np.zeros_like(z) for z in z0] for name in names}
+        if entry is None or len(entry["moments"][names[0]]) != len(z0):
+            return fresh, 0
+        moments = {}
+        for name in names:
+            carried = []
+            for i, z in enumerate(z0):
+                rl = _rotation(entry["lefts"][i], lefts[i])
+                rr = _rotation(entry["rights"][i], rights[i])
+                m = _rotate(entry["moments"][name][i], rl, rr, square=(name == "v"))
+                if m.shape != z.shape:  # structure changed (not a basis change): start afresh
+                    m = np.zeros_like(z)
+                carried.append(m)
+            moments[name] = carried
+        return moments, entry["count"]
+
+    def _store(self, flow, moments, count):
+        self.state[flow.key] = {"lefts": list(flow.left_bases), "rights": list(flow.right_bases),
+                                "moments": moments, "count": count}
+
+
+class SGD(_StatefulOptimizer):
+    """Stochastic gradient descent, optionally with heavy-ball momentum.
+
+    ``z ← z + h·lr_scale·b`` with ``b ← μ b + f`` (f = −∇loss in the small variable). With μ = 0 this
+    is exactly one explicit Euler step of length h·lr_scale.
+    """
+
+    def __init__(self, momentum=0.0, lr_scale=1.0):
+        super().__init__(lr_scale)
+        if not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+        self.order = 1 if self.momentum == 0 else None
+        self.stateful = self.momentum != 0
+
+    def __repr__(self):
+        return f"SGD(momentum={self.momentum:g})"
+
+    def integrate(self, flow, t0, t1, z0, f0=None):
+        f = list(f0) if f0 is not None else flow(t0, z0)
+        step = (t1 - t0) * self.lr_scale
+        if self.momentum == 0:
+            return [z + step * d for z, d in zip(z0, f)]
+        moments, count = self._carried(flow, z0, ["b"])
+        b = [self.momentum * bi + di for bi, di in zip(moments["b"], f)]
+        self._store(flow, {"b": b}, count + 1)
+        return [z + step * bi for z, bi in zip(z0, b)]
+
+
+class Adam(_StatefulOptimizer):
+    """Adam (Kingma & Ba 2015) with learning rate h·lr_scale; not an ODE method.
+
+    ``m ← β₁m + (1 − β₁)f``, ``v ← β₂v + (1 − β₂)|f|²``, ``z ← z + h m̂ / (√v̂ + eps)`` with the
+    bias corrections m̂ = m/(1 − β₁ᵏ), v̂ = v/(1 − β₂ᵏ).
+    """
+
+    def __init__(self, beta1=0.9, beta2=0.999, eps=1e-8, lr_scale=1.0):
+        super().__init__(lr_scale)
+        for name, value in (("beta1", beta1), ("beta2", beta2)):
+            if not isinstance(value, numbers.Real) or not 0 <= value < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {value!r}")
+        if not isinstance(eps, numbers.Real) or eps <= 0:
+            raise ValueError(f"eps must be positive, got {eps!r}")
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+
+    def __repr__(self):
+        return f"Adam(beta1={self.beta1:g}, beta2={self.beta2:g}, eps={self.eps:g})"
+
+    def integrate(self, flow, t0, t1, z0, f0=None):
+        f = list(f0) if f0 is not None else flow(t0, z0)
+        moments, count = self._carried(flow, z0, ["m", "v"])
+        count += 1
+        b1, b2 = self.beta1, self.beta2
+        m = [b1 * mi + (1 - b1) * di for mi, di in zip(moments["m"], f)]
+        v = [b2 * vi + (1 - b2) * (np.abs(di) ** 2) for vi, di in zip(moments["v"], f)]
+        self._store(flow, {"m": m, "v": v}, count)
+        step = (t1 - t0) * self.lr_scale
+        c1, c2 = 1 - b1 ** count, 1 - b2 ** count
+        return [z + step * (mi / c1) / (np.sqrt(vi / c2) + self.eps) for z, mi, vi in zip(z0, m, v)]
