@@ -7,7 +7,7 @@ interchangeable integrators that touch F only through F V, Fᴴ U and Uᴴ F V.
 >>> problem = dlra.problems.RotatingMatrix(n=50, rank=8)
 >>> sol = dlra.solve(problem.F, problem.Y0, (0, 1), h=0.05, method="bug")
 """
-from . import problems, substep, truncation
+from . import problems, substep, tableaux, truncation
 from .field import NonFiniteError, VectorField, gradient_flow
 from .integrators import (BUG, METHODS, AdaptiveBUG, AugmentedBUG, FullRank, Integrator, MidpointBUG,
                           NaiveFactorODE, ParallelBUG, ProjectedEuler, ProjectedRK, ProjectorSplitting)

@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
+from .linalg import all_finite
 from .lowrank import LowRank
 from .timing import TIMERS
 
@@ -75,7 +76,7 @@ def dense_indices(items):
 
 # ---------------------------------------------------------------------------------- values
 def _check_finite(a, what):
-    if not np.all(np.isfinite(a)):
+    if not all_finite(a):
         raise NonFiniteError(f"the vector field produced non-finite values in {what}")
     return a
 

@@ -1,6 +1,7 @@
 """Low-rank matrices stored as factors ``Y = U S Vᴴ``.
 
-``U`` is m×r, ``S`` is r×r (not necessarily diagonal) and ``V`` is n×r. The integrators keep
+``U`` is m×r, ``S`` is r×r (not necessarily diagonal) and ``V`` is n×r. Inside a step the core may
+be rectangular (r1×r2, e.g. augmented bases of different sizes when 2r exceeds min(m, n)). The integrators keep
 ``U`` and ``V`` orthonormal between steps; inside a substep they may hand the vector field
 non-orthonormal factors (for instance ``K Vᴴ`` is stored as ``LowRank(K, I, V)``), so nothing in
 this class assumes orthonormality unless a method says so.
@@ -48,13 +49,11 @@ class LowRank:
         if S.ndim == 1:
             S = np.diag(S)
         S = _as_factor(S, "S")
-        r = S.shape[0]
-        if S.shape != (r, r):
-            raise ValueError(f"S must be square (r×r), got shape {S.shape}")
-        if U.shape[1] != r:
-            raise ValueError(f"U must have r = {r} columns to match S, got shape {U.shape}")
-        if V.shape[1] != r:
-            raise ValueError(f"V must have r = {r} columns to match S, got shape {V.shape}")
+        r1, r2 = S.shape
+        if U.shape[1] != r1:
+            raise ValueError(f"U must have r = {r1} columns to match S, got shape {U.shape}")
+        if V.shape[1] != r2:
+            raise ValueError(f"V must have r = {r2} columns to match S {S.shape}, got shape {V.shape}")
         if check_finite:
             for name, a in (("U", U), ("S", S), ("V", V)):
                 if not np.all(np.isfinite(a)):
@@ -120,8 +119,8 @@ class LowRank:
 
     @property
     def rank(self):
-        """Number of columns of the factors (the representation rank)."""
-        return self.S.shape[0]
+        """Representation rank: the size of the core (min of its sides when rectangular)."""
+        return min(self.S.shape)
 
     @property
     def dtype(self):
@@ -226,11 +225,11 @@ class LowRank:
         V = np.concatenate([Y.V for Y in terms], axis=1)
         dtype = np.result_type(*[Y.S for Y in terms], *weights)
         S = np.zeros((U.shape[1], V.shape[1]), dtype=dtype)
-        i = 0
+        i = j = 0
         for w, Y in zip(weights, terms):
-            r = Y.rank
-            S[i:i + r, i:i + r] = w * Y.S
-            i += r
+            r1, r2 = Y.S.shape
+            S[i:i + r1, j:j + r2] = w * Y.S
+            i, j = i + r1, j + r2
         return LowRank(U, S, V)
 
     # ------------------------------------------------------------------ factorisations

@@ -237,8 +237,9 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, th
                 status = -1
                 message = f"step {n + 1} from t = {t:.6g} to t = {t_next:.6g} failed: {err}"
                 break
-            norm = _state_norm(new, orthonormal)
-            if max_norm is not None and norm > max_norm:
+            with np.errstate(over="ignore", invalid="ignore"):
+                norm = _state_norm(new, orthonormal)
+            if not np.isfinite(norm) or (max_norm is not None and norm > max_norm):
                 status = -2
                 message = (f"blow-up at step {n + 1} (t = {t_next:.6g}): ‖Y‖ = {norm:.3g} exceeds "
                            f"max_norm = {max_norm:.3g}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field as dc_field
 import numpy as np
 
 from ..field import VectorField, as_items, from_items, lowrank_indices
+from ..linalg import all_finite
 from ..lowrank import LowRank
 from ..substep import as_substep_solver
 from ..truncation import as_truncation_rule
@@ -39,15 +40,17 @@ def check_state(items, name="Y0", lowrank_required=True):
         label = name if len(items) == 1 else f"{name}[{k}]"
         if isinstance(item, LowRank):
             m, n = item.shape
+            if item.S.shape[0] != item.S.shape[1]:
+                raise ValueError(f"{label} must have a square core S, got shape {item.S.shape}")
             if item.rank > min(m, n):
                 raise ValueError(f"{label} has rank {item.rank} > min(m, n) = {min(m, n)}")
             if item.rank < 1:
                 raise ValueError(f"{label} must have rank >= 1")
             for fname in ("U", "S", "V"):
-                if not np.all(np.isfinite(getattr(item, fname))):
+                if not all_finite(getattr(item, fname)):
                     raise ValueError(f"{label} is not finite (its factor {fname} holds NaN or inf)")
         else:
-            if not np.all(np.isfinite(item)):
+            if not all_finite(item):
                 raise ValueError(f"{label} is not finite (NaN or inf)")
             if not (np.issubdtype(item.dtype, np.floating) or np.issubdtype(item.dtype, np.complexfloating)):
                 raise TypeError(f"{label} must have a floating or complex dtype, got {item.dtype}")

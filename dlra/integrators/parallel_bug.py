@@ -48,7 +48,8 @@ class ParallelBUG(Integrator):
             r = U0[j].shape[1]
             U_new = orth(U0[j], K1[j])[:, r:]
             V_new = orth(V0[j], L1[j])[:, r:]
-            core = np.zeros((2 * r, 2 * r), dtype=np.result_type(z1[j], K1[j], L1[j]))
+            # at most min(m, 2r) − r new directions per side (fewer once 2r exceeds the dimension)
+            core = np.zeros((r + U_new.shape[1], r + V_new.shape[1]), dtype=np.result_type(z1[j], K1[j], L1[j]))
             core[:r, :r] = z1[j]
             core[:r, r:] = L1[j].conj().T @ V_new
             core[r:, :r] = U_new.conj().T @ K1[j]

@@ -21,7 +21,7 @@ import numpy as np
 from ..field import lowrank_indices
 from ..lowrank import LowRank
 from ..linalg import orth_with_r, truncated_svd
-from ..tableaux import tableau
+from ..tableaux import tableau as get_tableau
 from ..truncation import FixedRank
 from .base import Integrator
 
@@ -43,14 +43,14 @@ def tangent_projection(Y, value):
 
 
 class ProjectedRK(Integrator):
-    """Projected Runge–Kutta method; ``method`` is a tableau name or an order 1–4."""
+    """Projected Runge–Kutta method; ``tableau`` is a tableau name ("euler", "rk2", "heun", "rk3", "rk4") or an order 1–4."""
 
     name = "projected_rk"
     accepts_truncation = True
 
-    def __init__(self, method="rk2", truncation=None, theta=None, substep=None):
+    def __init__(self, tableau="rk2", truncation=None, theta=None, substep=None):
         super().__init__(substep=substep, truncation=truncation, theta=theta)
-        self.tableau = tableau(method)
+        self.tableau = get_tableau(tableau)
         self.order = self.tableau.order
         self.rank_adaptive = not isinstance(self.truncation, FixedRank)
 

@@ -2,8 +2,10 @@
 
 Every kernel is ``@njit(cache=True)`` (nopython mode, compiled once per dtype signature and cached
 on disk) and works for float32 and float64 arrays. Matrix products are left to BLAS through numpy
-(``X @ W.T`` etc., called from Python): measured at batch 256, width 500, calling ``np.dot``
-inside numba gives the same GEMM speed (both call BLAS), so the kernels only fuse what BLAS cannot:
+(``X @ W.T`` etc., called from Python). Measured at batch 256, width 500, float32 (2-core EPYC,
+OpenBLAS): a dense layer's ``X Wᵀ`` takes 0.61 ms through numpy and 0.63 ms as ``np.dot`` inside
+numba; the rank-20 chain ``((X V) Sᵀ) Uᵀ`` 64 µs through numpy and 126 µs inside numba. So the
+kernels only fuse what BLAS cannot:
 
 * :func:`bias_activation` — ``A = φ(Z + b)`` in place (one sweep over the pre-activation),
 * :func:`activation_backward` — ``Δ = dA ⊙ φ'(·)`` in place, with φ' recovered **from the

@@ -2,10 +2,20 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse.linalg
 
 from ..lowrank import LowRank
 
-__all__ = ["Problem", "as_dense"]
+__all__ = ["Problem", "as_dense", "block_operator"]
+
+
+def block_operator(shape, dtype, matmat, rmatmat):
+    """A ``LinearOperator`` from block products X ↦ F X and X ↦ Fᴴ X (vectors handled as 1 column)."""
+    return scipy.sparse.linalg.LinearOperator(
+        shape, dtype=dtype,
+        matvec=lambda x: matmat(np.asarray(x).reshape(-1, 1)).ravel(),
+        rmatvec=lambda x: rmatmat(np.asarray(x).reshape(-1, 1)).ravel(),
+        matmat=lambda X: matmat(np.asarray(X)), rmatmat=lambda X: rmatmat(np.asarray(X)))
 
 
 def as_dense(Y):

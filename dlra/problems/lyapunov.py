@@ -48,10 +48,18 @@ class Lyapunov(Problem):
             Y = np.asarray(Y)
             return A @ Y + (A.T @ Y.T).T + C.to_dense()
         n = self.n
+
+        def matmat(X):  # F X = A (Y X) + Y (A X) + C X
+            return A @ (Y @ X) + Y @ (A @ X) + C @ X
+
+        def rmatmat(X):  # Fᴴ X = Aᴴ (Yᴴ X) + Yᴴ (Aᴴ X) + Cᴴ X
+            AH = A.T.conj()
+            return AH @ Y.rmatmat(X) + Y.rmatmat(AH @ X) + C.rmatmat(X)
+
+        # scipy's LinearOperator(shape, matvec, ...) needs matvec; the same functions serve vectors
         return scipy.sparse.linalg.LinearOperator(
-            (n, n), dtype=np.result_type(Y.dtype, float),
-            matmat=lambda X: A @ (Y @ X) + Y @ (A @ X) + C @ X,
-            rmatmat=lambda X: A.T @ (Y.rmatmat(X)) + Y.rmatmat(A.T @ X) + C.rmatmat(X))
+            (n, n), matvec=matmat, rmatvec=rmatmat, matmat=matmat, rmatmat=rmatmat,
+            dtype=np.result_type(Y.dtype, float))
 
     def _dense(self):
         if self._dense_cache is None:

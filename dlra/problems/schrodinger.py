@@ -19,7 +19,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from ..lowrank import LowRank, random_orthonormal
-from .base import Problem, as_dense
+from .base import Problem, as_dense, block_operator
 
 __all__ = ["Schrodinger"]
 
@@ -63,10 +63,8 @@ class Schrodinger(Problem):
         if not isinstance(Y, LowRank):
             return -1j * self.H(Y)
         N = self.N
-        return scipy.sparse.linalg.LinearOperator(
-            (N, N), dtype=complex,
-            matmat=lambda X: -1j * self._H_times(Y, np.asarray(X)),
-            rmatmat=lambda X: 1j * self._Hh_times(Y, np.asarray(X)))
+        return block_operator((N, N), complex, lambda X: -1j * self._H_times(Y, X),
+                              lambda X: 1j * self._Hh_times(Y, X))
 
     def norm(self, Y):
         return float(np.linalg.norm(as_dense(Y)))

@@ -1,0 +1,66 @@
+"""Atomic file output: nothing a user saved is lost if a run crashes half-way through a write.
+
+Every writer goes to a temporary file in the target's directory and then ``os.replace``s it onto
+the target, which is atomic on POSIX and Windows file systems.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["atomic_open", "write_csv", "write_text", "save_npz"]
+
+
+@contextmanager
+def atomic_open(path, mode="w", **kwargs):
+    """Open a temporary sibling of ``path`` for writing; on success move it onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_text(path, text):
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def write_csv(path, rows, fieldnames=None):
+    """Write a list of dicts as CSV (columns: ``fieldnames`` or the union of keys in order)."""
+    rows = list(rows)
+    if fieldnames is None:
+        fieldnames = []
+        for row in rows:
+            for key in row:
+                if key not in fieldnames:
+                    fieldnames.append(key)
+    with atomic_open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fieldnames, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+
+
+def save_npz(path, **arrays):
+    """``numpy.savez`` written atomically."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    with atomic_open(path, "wb") as handle:
+        handle.write(buffer.getvalue())
