@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..flows import k_flow, l_flow
+from ..flows import k_flow, l_flow, s_flow
 from ..linalg import truncated_svd
 from ..lowrank import LowRank
 
-__all__ = ["factors", "kl_steps", "truncate_cores"]
+__all__ = ["factors", "kl_steps", "galerkin_step", "truncate_cores", "with_updates"]
 
 
 def factors(items, indices):
@@ -42,3 +42,26 @@ def truncate_cores(rule, Uhat, Shat, Vhat, current_ranks):
         out.append(LowRank(Uh @ res.left, np.diag(res.sigma).astype(Sh.dtype), Vh @ res.right))
         discarded.append(res.discarded)
     return out, discarded
+
+
+def galerkin_step(substep, field, items, U, V, S_start, t0, t1, F0=None):
+    """Forward S-step Ṡ = Uᴴ F(t, U S Vᴴ) V over [t0, t1] from ``S_start``, with the dense items.
+
+    ``F0`` (values of F at t0) may be passed only when U S_start Vᴴ equals the state's matrices
+    (then the first stage reuses it). Returns (list of S(t1), {index: new dense item}).
+    """
+    sf = s_flow(field, items, U, V)
+    z0 = list(S_start) + [items[k] for k in sf.dense]
+    z1 = substep.integrate(sf, t0, t1, z0, f0=None if F0 is None else sf.initial(F0, z0))
+    n = len(U)
+    return z1[:n], dict(zip(sf.dense, z1[n:]))
+
+
+def with_updates(items, lr, lowrank, dense):
+    """A copy of the state with the low-rank items at ``lr`` and the dense items replaced."""
+    new = list(items)
+    for k, value in zip(lr, lowrank):
+        new[k] = value
+    for k, value in dense.items():
+        new[k] = value
+    return new

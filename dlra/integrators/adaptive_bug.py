@@ -22,10 +22,9 @@ small singular values.
 from __future__ import annotations
 
 from ..field import lowrank_indices
-from ..flows import s_flow
 from ..linalg import orth
 from .base import Integrator
-from ._common import factors, kl_steps, truncate_cores
+from ._common import factors, galerkin_step, kl_steps, truncate_cores, with_updates
 
 __all__ = ["AdaptiveBUG"]
 
@@ -37,7 +36,7 @@ class AdaptiveBUG(Integrator):
     accepts_truncation = True
 
     def _augmented_step(self, field, t0, items, h):
-        """Steps 1–3; returns (lr, Û, Ŝ(t1), V̂, new dense items)."""
+        """Steps 1–3; returns (lr, Û, Ŝ(t1), V̂, new dense items, F(t0, Y0))."""
         t1 = t0 + h
         lr = lowrank_indices(items)
         F0 = field(t0, items)
@@ -47,21 +46,14 @@ class AdaptiveBUG(Integrator):
         Vhat = [orth(L, v0) for L, v0 in zip(L1, V0)]
         S_start = [(uh.conj().T @ u0) @ s0 @ (v0.conj().T @ vh)
                    for u0, s0, v0, uh, vh in zip(U0, S0, V0, Uhat, Vhat)]
-        sf = s_flow(field, items, Uhat, Vhat)
-        z0 = S_start + [items[k] for k in sf.dense]
         # Û Ŝ0 V̂ᴴ = Y0 exactly, so F at the S-step's start is F0
-        z1 = self.substep.integrate(sf, t0, t1, z0, f0=sf.initial(F0, z0))
-        dense = {k: z1[len(lr) + j] for j, k in enumerate(sf.dense)}
-        return lr, Uhat, z1[:len(lr)], Vhat, dense
+        S1, dense = galerkin_step(self.substep, field, items, Uhat, Vhat, S_start, t0, t1, F0=F0)
+        return lr, Uhat, S1, Vhat, dense, F0
 
     def _step_impl(self, field, t0, items, h):
-        lr, Uhat, Shat, Vhat, dense = self._augmented_step(field, t0, items, h)
+        lr, Uhat, Shat, Vhat, dense, _ = self._augmented_step(field, t0, items, h)
         truncated, discarded = truncate_cores(self.truncation, Uhat, Shat, Vhat,
                                               [items[k].rank for k in lr])
-        new = list(items)
-        for j, k in enumerate(lr):
-            new[k] = truncated[j]
-        for k, value in dense.items():
-            new[k] = value
+        new = with_updates(items, lr, truncated, dense)
         self._record(new, discarded)
         return new

@@ -16,11 +16,10 @@ singular values. Dense items of the state are integrated in the S-step.
 from __future__ import annotations
 
 from ..field import lowrank_indices
-from ..flows import s_flow
 from ..linalg import orth
 from ..lowrank import LowRank
 from .base import Integrator
-from ._common import factors, kl_steps
+from ._common import factors, galerkin_step, kl_steps, with_updates
 
 __all__ = ["BUG"]
 
@@ -39,13 +38,7 @@ class BUG(Integrator):
         V1 = [orth(L) for L in L1]
         S_start = [(u1.conj().T @ u0) @ s0 @ (v0.conj().T @ v1)
                    for u0, s0, v0, u1, v1 in zip(U0, S0, V0, U1, V1)]
-        sf = s_flow(field, items, U1, V1)
-        z0 = S_start + [items[k] for k in sf.dense]
-        z1 = self.substep.integrate(sf, t0, t1, z0)
-        new = list(items)
-        for j, k in enumerate(lr):
-            new[k] = LowRank(U1[j], z1[j], V1[j])
-        for j, k in enumerate(sf.dense):
-            new[k] = z1[len(lr) + j]
+        S1, dense = galerkin_step(self.substep, field, items, U1, V1, S_start, t0, t1)
+        new = with_updates(items, lr, [LowRank(u, s, v) for u, s, v in zip(U1, S1, V1)], dense)
         self._record(new)
         return new

@@ -18,12 +18,11 @@ Second order (Thm. 4.1 of the paper), robust to small singular values.
 from __future__ import annotations
 
 from ..field import lowrank_indices
-from ..flows import s_flow
 from ..linalg import orth
 from ..lowrank import LowRank
 from .adaptive_bug import AdaptiveBUG
 from .base import Integrator
-from ._common import factors, truncate_cores
+from ._common import factors, galerkin_step, truncate_cores, with_updates
 
 __all__ = ["MidpointBUG"]
 
@@ -40,27 +39,17 @@ class MidpointBUG(Integrator):
 
     def _step_impl(self, field, t0, items, h):
         t1, th = t0 + h, t0 + 0.5 * h
-        lr, Uh, Sh, Vh, dense_half = self._half._augmented_step(field, t0, items, 0.5 * h)
-        half = list(items)
-        for j, k in enumerate(lr):
-            half[k] = LowRank(Uh[j], Sh[j], Vh[j])
-        for k, value in dense_half.items():
-            half[k] = value
+        lr, Uh, Sh, Vh, dense_half, F0 = self._half._augmented_step(field, t0, items, 0.5 * h)
+        half = with_updates(items, lr, [LowRank(u, s, v) for u, s, v in zip(Uh, Sh, Vh)], dense_half)
         F_half = field(th, half)
         Uhat = [orth(Uh[j], F_half[k].right(Vh[j])) for j, k in enumerate(lr)]
         Vhat = [orth(Vh[j], F_half[k].left(Uh[j])) for j, k in enumerate(lr)]
         U0, S0, V0 = factors(items, lr)
         S_start = [(uh.conj().T @ u0) @ s0 @ (v0.conj().T @ vh)
                    for u0, s0, v0, uh, vh in zip(U0, S0, V0, Uhat, Vhat)]
-        sf = s_flow(field, items, Uhat, Vhat)
-        z0 = S_start + [items[k] for k in sf.dense]
-        z1 = self.substep.integrate(sf, t0, t1, z0)
-        truncated, discarded = truncate_cores(self.truncation, Uhat, z1[:len(lr)], Vhat,
-                                              [items[k].rank for k in lr])
-        new = list(items)
-        for j, k in enumerate(lr):
-            new[k] = truncated[j]
-        for j, k in enumerate(sf.dense):
-            new[k] = z1[len(lr) + j]
+        # range Û ⊇ range U½ ⊇ range U0 (likewise V̂), so Û S_start V̂ᴴ = Y0: reuse F(t0, Y0)
+        S1, dense = galerkin_step(self.substep, field, items, Uhat, Vhat, S_start, t0, t1, F0=F0)
+        truncated, discarded = truncate_cores(self.truncation, Uhat, S1, Vhat, [items[k].rank for k in lr])
+        new = with_updates(items, lr, truncated, dense)
         self._record(new, discarded)
         return new

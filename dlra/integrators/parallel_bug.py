@@ -20,10 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..field import lowrank_indices
-from ..flows import s_flow
 from ..linalg import orth
 from .base import Integrator
-from ._common import factors, kl_steps, truncate_cores
+from ._common import factors, galerkin_step, kl_steps, truncate_cores, with_updates
 
 __all__ = ["ParallelBUG"]
 
@@ -40,27 +39,21 @@ class ParallelBUG(Integrator):
         F0 = field(t0, items)
         K1, L1 = kl_steps(self.substep, field, items, lr, t0, t1, F0)
         U0, S0, V0 = factors(items, lr)
-        sf = s_flow(field, items, U0, V0)
-        z0 = list(S0) + [items[k] for k in sf.dense]
-        z1 = self.substep.integrate(sf, t0, t1, z0, f0=sf.initial(F0, z0))
+        S_bar, dense = galerkin_step(self.substep, field, items, U0, V0, S0, t0, t1, F0=F0)
         Uhat, Vhat, Shat = [], [], []
         for j in range(len(lr)):
             r = U0[j].shape[1]
             U_new = orth(U0[j], K1[j])[:, r:]
             V_new = orth(V0[j], L1[j])[:, r:]
             # at most min(m, 2r) − r new directions per side (fewer once 2r exceeds the dimension)
-            core = np.zeros((r + U_new.shape[1], r + V_new.shape[1]), dtype=np.result_type(z1[j], K1[j], L1[j]))
-            core[:r, :r] = z1[j]
+            core = np.zeros((r + U_new.shape[1], r + V_new.shape[1]), dtype=np.result_type(S_bar[j], K1[j], L1[j]))
+            core[:r, :r] = S_bar[j]
             core[:r, r:] = L1[j].conj().T @ V_new
             core[r:, :r] = U_new.conj().T @ K1[j]
             Uhat.append(np.concatenate([U0[j], U_new], axis=1))
             Vhat.append(np.concatenate([V0[j], V_new], axis=1))
             Shat.append(core)
         truncated, discarded = truncate_cores(self.truncation, Uhat, Shat, Vhat, [u.shape[1] for u in U0])
-        new = list(items)
-        for j, k in enumerate(lr):
-            new[k] = truncated[j]
-        for j, k in enumerate(sf.dense):
-            new[k] = z1[len(lr) + j]
+        new = with_updates(items, lr, truncated, dense)
         self._record(new, discarded)
         return new
