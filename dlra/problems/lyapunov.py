@@ -17,7 +17,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from ..lowrank import LowRank
-from .base import Problem, as_dense
+from .base import Problem, as_dense, block_operator
 
 __all__ = ["Lyapunov"]
 
@@ -56,10 +56,7 @@ class Lyapunov(Problem):
             AH = A.T.conj()
             return AH @ Y.rmatmat(X) + Y.rmatmat(AH @ X) + C.rmatmat(X)
 
-        # scipy's LinearOperator(shape, matvec, ...) needs matvec; the same functions serve vectors
-        return scipy.sparse.linalg.LinearOperator(
-            (n, n), matvec=matmat, rmatvec=rmatmat, matmat=matmat, rmatmat=rmatmat,
-            dtype=np.result_type(Y.dtype, float))
+        return block_operator((n, n), np.result_type(Y.dtype, float), matmat, rmatmat)
 
     def _dense(self):
         if self._dense_cache is None:
