@@ -29,7 +29,7 @@ def compare_methods(problem=None, h=0.05, t_end=1.0, progress=True):
         problem = dlra.problems.RotatingMatrix(n=100, rank=10, decay=2.0)
     rows = []
     try:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
         iterator = tqdm(COMPARED, desc="methods", disable=not progress)
     except ImportError:  # pragma: no cover
         iterator = COMPARED

@@ -16,6 +16,9 @@ import numpy as np
 
 __all__ = ["atomic_open", "write_csv", "write_text", "save_npz"]
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextmanager
 def atomic_open(path, mode="w", **kwargs):
@@ -28,6 +31,7 @@ def atomic_open(path, mode="w", **kwargs):
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual mode
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field as dc_field
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .field import NonFiniteError, VectorField, as_items, from_items, lowrank_indices
 from .integrators import METHODS, Integrator
@@ -150,7 +150,7 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, th
     step_callback : callable ``(t, Y, step_info) -> bool``, optional
         Called after every step; returning True stops the run (status 1).
     **options
-        Passed to the integrator class (e.g. ``scheme="strang"`` for ``"ksl"``, ``method="rk4"``
+        Passed to the integrator class (e.g. ``scheme="strang"`` for ``"ksl"``, ``tableau="rk4"``
         for ``"projected_rk"``).
 
     Returns

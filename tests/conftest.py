@@ -7,6 +7,16 @@ from scipy.integrate import solve_ivp
 import dlra
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _single_threaded_blas():
+    """The test matrices are small: multithreaded BLAS only adds contention (and numpy and scipy
+    ship separate OpenBLAS pools that fight over 2 cores). Results do not depend on it."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 class TangentProblem:
     """Ẏ = (1 + t)(A Y + Y B) − Y Yᵀ Y: F(Y) lies in the tangent space at every rank-r Y, so the
     exact solution keeps rank r (ε = 0: no modelling plateau) and is the DLRA solution. The

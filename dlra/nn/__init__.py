@@ -9,11 +9,14 @@ pass, so the ordinary DLRA integrators (e.g. ``AdaptiveBUG`` with an SGD substep
 >>> net = MLP.from_sizes([784, 500, 500, 10], ranks=20)          # doctest: +SKIP
 >>> F = net.vector_field(X_batch, y_batch)                        # doctest: +SKIP
 >>> grads = F(0.0, net.parameters())                              # −∇L, one pass
+>>> Trainer(net, "dlrt", tau=0.1).fit(load_mnist("embedded"), epochs=2)   # doctest: +SKIP
 """
 from .kernels import activation_code
 from .layers import DenseLayer, FactoredGradient, LowRankLayer, dense_init, geometric_decay
 from .losses import CrossEntropy, Loss, MeanSquaredError, get_loss, one_hot
+from .baselines import VanillaFactorGD
 from .network import MLP
+from .training import Trainer, training_parameter_counts
 
 __all__ = [
     "MLP",
@@ -28,4 +31,7 @@ __all__ = [
     "get_loss",
     "one_hot",
     "activation_code",
+    "Trainer",
+    "training_parameter_counts",
+    "VanillaFactorGD",
 ]

@@ -40,15 +40,25 @@ class FactoredGradient(scipy.sparse.linalg.LinearOperator):
         if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[1]:
             raise ValueError(f"A (m×k) and B (n×k) must share k, got shapes {A.shape} and {B.shape}")
         self.A, self.B = A, B
+        # products already computed by the network's pass: (V, Bᵀ V) from the forward pass and
+        # (U, Aᴴ U) from the backward pass; reused when matmat/rmatmat get that very array (`is`)
+        self._known_right = None
+        self._known_left = None
         super().__init__(dtype=np.result_type(A, B), shape=(A.shape[0], B.shape[0]))
 
     def _matmat(self, X):
+        known = self._known_right
+        if known is not None and X is known[0]:
+            return self.A @ known[1]
         return self.A @ (self.B.T @ X)
 
     def _matvec(self, x):
         return self.A @ (self.B.T @ x)
 
     def _rmatmat(self, X):
+        known = self._known_left
+        if known is not None and X is known[0]:
+            return self.B.conj() @ known[1]
         return self.B.conj() @ (self.A.conj().T @ X)
 
     def _rmatvec(self, x):
@@ -280,19 +290,38 @@ class LowRankLayer(_Layer):
     def weight(self):
         return self.Y
 
-    def linear(self, X):
-        """``((X V) Sᵀ) Uᵀ`` (batch × n_out), O(batch · r · (m + n))."""
-        Y = self.Y
-        return ((X @ Y.V) @ Y.S.T) @ Y.U.T
+    _kept = None  # (X, V, X V) of the last forward pass with keep=True
 
-    def linear_backward(self, D):
-        """``((D U) S) Vᵀ`` (batch × n_in) = D W."""
+    def linear(self, X, keep=False):
+        """``((X V) Sᵀ) Uᵀ`` (batch × n_out), O(batch · r · (m + n)).
+
+        ``keep=True`` (gradient passes) remembers ``X V`` for :meth:`weight_gradient`: the K-step's
+        product ∇_W L · V = Dᵀ (X V) then costs one product less.
+        """
         Y = self.Y
-        return ((D @ Y.U) @ Y.S) @ Y.V.T
+        XV = X @ Y.V
+        self._kept = (X, Y.V, XV) if keep else None
+        return (XV @ Y.S.T) @ Y.U.T
+
+    def linear_backward(self, D, gradient=None):
+        """``((D U) S) Vᵀ`` (batch × n_in) = D W.
+
+        ``gradient``: the :class:`FactoredGradient` built from this same D by :meth:`weight_gradient`;
+        it is handed ``D U``, so that the L-step's product (∇_W L)ᵀ U = Xᵀ (D U) reuses it.
+        """
+        Y = self.Y
+        DU = D @ Y.U
+        if gradient is not None:
+            gradient._known_left = (Y.U, DU)
+        return (DU @ Y.S) @ Y.V.T
 
     def weight_gradient(self, D, X):
-        """``Dᵀ X`` as a :class:`FactoredGradient` (A = Dᵀ, B = Xᵀ)."""
-        return FactoredGradient(D.T, X.T)
+        """``Dᵀ X`` as a :class:`FactoredGradient` (A = Dᵀ, B = Xᵀ), with ``X V`` if the forward pass kept it."""
+        G = FactoredGradient(D.T, X.T)
+        kept, self._kept = self._kept, None
+        if kept is not None and kept[0] is X and kept[1] is self.Y.V:
+            G._known_right = (kept[1], kept[2])
+        return G
 
     def inference_parameter_count(self):
         """r (m + n) + m: U S is absorbed into one m×r factor for inference."""

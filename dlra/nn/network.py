@@ -174,11 +174,14 @@ class MLP:
             raise ValueError("X must hold at least one sample")
         return np.ascontiguousarray(X, dtype=self.dtype)
 
-    def _forward(self, X):
-        """Activations [X, A_1, …, A_L] (fresh arrays; A_L is the output)."""
+    def _forward(self, X, keep=False):
+        """Activations [X, A_1, …, A_L] (fresh arrays; A_L is the output).
+
+        ``keep=True`` (gradient passes): low-rank layers remember ``X V`` for their gradient.
+        """
         acts = [X]
         for layer in self.layers:
-            Z = layer.linear(X)
+            Z = layer.linear(X, keep=True) if keep and layer.lowrank else layer.linear(X)
             X = kernels.bias_activation(Z, layer.b[:, 0], layer.act)
             acts.append(X)
         return acts
@@ -193,11 +196,12 @@ class MLP:
             grads[2 * k] = layer.weight_gradient(D, acts[k])
             grads[2 * k + 1] = gb
             if k:
-                dA = layer.linear_backward(D)
+                # a low-rank layer hands D U (computed here anyway) to its factored gradient
+                dA = layer.linear_backward(D, grads[2 * k]) if layer.lowrank else layer.linear_backward(D)
         return grads
 
     def _gradient_pass(self, X, target, scale):
-        acts = self._forward(X)
+        acts = self._forward(X, keep=True)
         loss, dA = self.loss_fn.value_and_gradient(acts[-1], target, scale=scale)
         grads = self._backward(acts, dA)
         self.passes += 1

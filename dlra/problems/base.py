@@ -6,7 +6,16 @@ import scipy.sparse.linalg
 
 from ..lowrank import LowRank
 
-__all__ = ["Problem", "as_dense", "block_operator"]
+__all__ = ["Problem", "as_dense", "block_operator", "cached"]
+
+
+def cached(store, key, compute, maxsize=256):
+    """``store[key]``, computing it once; a plain dict so that problems pickle (joblib processes)."""
+    if key not in store:
+        if len(store) >= maxsize:
+            store.clear()
+        store[key] = compute(key)
+    return store[key]
 
 
 def block_operator(shape, dtype, matmat, rmatmat):

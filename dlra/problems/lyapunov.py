@@ -9,15 +9,13 @@ the integrator benchmark (n up to 16000). The closed form needs dense n×n matri
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import scipy.linalg
 import scipy.sparse
 import scipy.sparse.linalg
 
 from ..lowrank import LowRank
-from .base import Problem, as_dense, block_operator
+from .base import Problem, as_dense, block_operator, cached
 
 __all__ = ["Lyapunov"]
 
@@ -40,7 +38,7 @@ class Lyapunov(Problem):
         X0 = LowRank.random(n, rank, 2.0 ** -np.arange(1.0, rank + 1), rng=rng)
         self.Y0 = LowRank(X0.U, X0.S, X0.U)  # symmetric X0 = U S Uᵀ keeps X(t) symmetric
         self._dense_cache = None
-        self._expm = lru_cache(maxsize=64)(self._expm_at)
+        self._expm_cache = {}
 
     def F(self, t, Y):
         A, C = self.A, self.C
@@ -74,5 +72,5 @@ class Lyapunov(Problem):
     def reference(self, t):
         """X(t) = e^{(t−t0)A} (X0 + Z) e^{(t−t0)A} − Z (exact)."""
         A, Z = self._dense()
-        E = self._expm(float(t) - self.t_span[0])
+        E = cached(self._expm_cache, float(t) - self.t_span[0], self._expm_at, maxsize=64)
         return E @ (self.Y0.to_dense() + Z) @ E - Z

@@ -10,15 +10,12 @@ BUG, rank-adaptive BUG with exact substeps, :meth:`exact_substep`) reproduce it 
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
-import scipy.linalg
 import scipy.sparse.linalg
 
 from ..lowrank import LowRank, random_orthonormal
 from ..substep import ClosedForm
-from .base import Problem
+from .base import Problem, cached
 
 __all__ = ["RotatingMatrix", "LubichOseledets"]
 
@@ -41,10 +38,15 @@ class _Rotating(Problem):
         self.field_format = field_format
         self.W1 = _skew(n, rng, rotation_speed)
         self.W2 = _skew(n, rng, rotation_speed)
-        self._Q = lru_cache(maxsize=64)(self._rotations)
+        # W = Z diag(iλ) Zᴴ (W skew-symmetric, i.e. iW Hermitian): exp(tW) = Re(Z e^{itλ} Zᴴ)
+        self._eig = [np.linalg.eigh(1j * W) for W in (self.W1, self.W2)]
+        self._cache = {}
 
-    def _rotations(self, t):
-        return scipy.linalg.expm(t * self.W1), scipy.linalg.expm(t * self.W2)
+    def _Q(self, t):
+        """(Q1(t), Q2(t)) = (exp(tW1), exp(tW2)), from the eigendecompositions (cached by t)."""
+        # iW = Z diag(μ) Zᴴ with μ real, so W = Z diag(−iμ) Zᴴ and exp(tW) = Z e^{−itμ} Zᴴ
+        return cached(self._cache, t, lambda t: tuple(np.real((Z * np.exp(-1j * t * mu)) @ Z.conj().T)
+                                                      for mu, Z in self._eig), maxsize=64)
 
     # C(t) = C_const + eᵗ C_exp
     def _core(self, t):

@@ -12,14 +12,12 @@ is exp(−itH) Y0_full computed by ``scipy.sparse.linalg.expm_multiply`` on the 
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
 from ..lowrank import LowRank, random_orthonormal
-from .base import Problem, as_dense, block_operator
+from .base import Problem, as_dense, block_operator, cached
 
 __all__ = ["Schrodinger"]
 
@@ -41,7 +39,7 @@ class Schrodinger(Problem):
         V = random_orthonormal(N, N, rng=rng)
         self.Y0_full = (U * sigma) @ V.T + 0j
         self.Y0 = LowRank(U[:, :rank] + 0j, np.diag(sigma[:rank]) + 0j, V[:, :rank] + 0j)
-        self._reference = lru_cache(maxsize=256)(self._solve_reference)
+        self._reference_cache = {}
 
     # H(Y) applied to a block of vectors X: H(Y) X and H(Y)ᴴ X
     def _H_times(self, Y, X):
@@ -94,4 +92,4 @@ class Schrodinger(Problem):
 
     def reference(self, t):
         """exp(−i(t − t0)H) Y0_full, exact to round-off."""
-        return self._reference(float(t))
+        return cached(self._reference_cache, float(t), self._solve_reference)

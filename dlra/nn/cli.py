@@ -1,0 +1,231 @@
+"""``dlra train``: train an MLP on MNIST with DLRT (or a baseline) and write its history.
+
+DLRT (Schotthöfer, Zangrando, Kusch, Ceruti & Tudisco, "Low-rank lottery tickets: finding
+efficient low-rank neural networks via matrix differential equations", NeurIPS 2022) is the core's
+rank-adaptive BUG integrator driven by the network's gradient callback, one mini-batch per step
+(:class:`dlra.nn.training.Trainer`).
+
+Writes into ``--out``: ``history.csv`` (one row per epoch: loss, accuracies, ranks, parameter
+counts, compression rates, wall time), ``ranks_per_step.csv`` (the rank of every low-rank layer
+after every step), ``checkpoint.npz`` (``--resume`` continues from it exactly) and ``ranks.png``
+(rank evolution). Example (the README's main job runs a short version of this)::
+
+    dlra train --tau 0.1 --epochs 2 --data-dir embedded --out runs/dlrt
+    dlra train --method dense --epochs 2 --out runs/dense
+    dlra train --widths 500 500 500 500 --rank 200 --tau 0.15 --optimizer sgd --lr 0.05 \\
+        --data-dir ../shared/data/mnist --epochs 10 --out runs/paper
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main", "build_parser", "plot_rank_evolution"]
+
+DEFAULT_WIDTHS = (128, 128)
+DEFAULT_RANK = 64
+
+
+def _method_choices():
+    from ..integrators import METHODS
+
+    return ["dlrt", "dense", "vanilla"] + sorted(METHODS)
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="dlra train",
+        description="Train an MLP on MNIST with dynamical low-rank training (DLRT) or a baseline.",
+        epilog="Outputs in --out: history.csv, ranks_per_step.csv, checkpoint.npz, ranks.png.")
+    p.add_argument("--method", default="dlrt", choices=_method_choices(),
+                   help="dlrt (= adaptive_bug, rank-adaptive BUG; default), dense (full-rank training), "
+                        "vanilla (W = U Vᵀ by gradient descent) or any core integrator")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--tau", type=float, default=None,
+                   help="relative truncation tolerance τ (ϑ = τ‖Ŝ‖_F; default 0.1 for rank-adaptive methods)")
+    g.add_argument("--theta", type=float, default=None, help="absolute truncation tolerance ϑ")
+    p.add_argument("--rank", type=int, default=DEFAULT_RANK,
+                   help=f"initial rank of every hidden layer, clipped to min(n_in, n_out) (default {DEFAULT_RANK})")
+    p.add_argument("--max-rank", type=int, default=None, help="rank cap of the rank-adaptive methods")
+    p.add_argument("--min-rank", type=int, default=1, help="rank floor of the rank-adaptive methods")
+    p.add_argument("--widths", type=int, nargs="+", default=list(DEFAULT_WIDTHS),
+                   help="hidden layer widths (default: %(default)s); input 784, output 10 (dense)")
+    p.add_argument("--activation", default="relu", choices=["relu", "tanh", "identity"])
+    p.add_argument("--optimizer", default="adam", choices=["adam", "sgd", "momentum"],
+                   help="substep optimiser (default adam)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate = step size h (default: adam 3e-3, sgd 0.1, momentum 0.05)")
+    p.add_argument("--momentum", type=float, default=0.9, help="for --optimizer momentum")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--epochs", type=int, default=5, help="total number of epochs (also when resuming)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initialisation and the batch order")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    p.add_argument("--data-dir", default=None,
+                   help="MNIST directory (IDX files); default: DLRA_DATA_DIR, else the embedded subset; "
+                        "'embedded' forces the embedded subset")
+    p.add_argument("--validation", type=int, default=None,
+                   help="training images held out for validation (default: 10,000 of 60,000, else 1/6)")
+    p.add_argument("--train-limit", type=int, default=None, help="use only the first N training images")
+    p.add_argument("--out", default="dlra-train", help="output directory (default: dlra-train)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/checkpoint.npz (its configuration is used; --epochs is the new total)")
+    p.add_argument("--checkpoint-every", type=int, default=1, help="epochs between checkpoints (default 1)")
+    p.add_argument("--blas-threads", type=int, default=1,
+                   help="BLAS threads while training (default 1: the matrices are small; 0 = leave as is)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-plot", action="store_true", help="do not write ranks.png")
+    return p
+
+
+def plot_rank_evolution(rank_history, path, title=None, history=None):
+    """Rank of every low-rank layer after every step (left) and the test accuracy per epoch (right,
+    when ``history`` is given); written atomically as PNG/PDF (by the suffix of ``path``).
+
+    Uses matplotlib's object API with the Agg canvas (no pyplot, no global backend change)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    from ..io import atomic_open
+
+    rows = list(rank_history)
+    columns = [k for k in (rows[0] if rows else {}) if k.startswith("rank_")]
+    n_panels = 2 if history else 1
+    fig = Figure(figsize=(5.0 * n_panels, 3.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, n_panels, 1)
+    steps = [row["step"] for row in rows]
+    for col in columns:
+        ax.plot(steps, [row[col] for row in rows], drawstyle="steps-post",
+                label=f"layer {col.split('_', 1)[1]}")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("step")
+    ax.set_ylabel("rank")
+    ax.set_title(title or "rank evolution")
+    if columns:
+        ax.legend(fontsize="small")
+    else:
+        ax.text(0.5, 0.5, "no low-rank layers", ha="center", va="center", transform=ax.transAxes)
+    if history:
+        ax2 = fig.add_subplot(1, 2, 2)
+        epochs = [row["epoch"] for row in history]
+        for key, label in (("train_acc", "train"), ("val_acc", "validation"), ("test_acc", "test")):
+            values = [row.get(key, float("nan")) for row in history]
+            if not all(np.isnan(values)):
+                ax2.plot(epochs, values, marker="o", label=label)
+        ax2.set_xlabel("epoch")
+        ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax2.set_ylabel("accuracy")
+        ax2.legend(fontsize="small")
+    path = Path(path)
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format=path.suffix.lstrip(".") or "png", dpi=120)
+    return path
+
+
+def _blas_limits(threads):
+    if not threads:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=threads, user_api="blas")
+
+
+def _format_row(row, epochs):
+    ranks = row["ranks"] or "dense"
+    return (f"epoch {row['epoch']:>3d}/{epochs}  loss {row['loss']:.4f}  train {row['train_acc']:.4f}  "
+            f"val {row['val_acc']:.4f}  test {row['test_acc']:.4f}  ranks {ranks}  "
+            f"compression {row['compression_inference']:.1%} / {row['compression_training']:.1%}  "
+            f"{row['seconds']:.1f} s")
+
+
+def _check_args(parser, args):
+    for name in ("epochs", "checkpoint_every", "batch_size", "rank"):
+        value = getattr(args, name)
+        minimum = 0 if name == "epochs" else 1
+        if value < minimum:
+            parser.error(f"--{name.replace('_', '-')} must be ≥ {minimum}, got {value}")
+    if any(w < 1 for w in args.widths):
+        parser.error(f"--widths must be positive, got {args.widths}")
+    if args.train_limit is not None and args.train_limit < 1:
+        parser.error(f"--train-limit must be ≥ 1, got {args.train_limit}")
+    if args.blas_threads < 0:
+        parser.error(f"--blas-threads must be ≥ 0, got {args.blas_threads}")
+
+
+def main(argv=None):
+    """Entry point of ``dlra train``; returns the exit status."""
+    from ..data import load_mnist
+    from .network import MLP
+    from .training import Trainer
+
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    _check_args(parser, args)
+    out = Path(args.out)
+    checkpoint = out / "checkpoint.npz"
+
+    data = load_mnist(args.data_dir, validation=args.validation)
+    if args.train_limit is not None:
+        data = {"x_train": data.x_train[:args.train_limit], "y_train": data.y_train[:args.train_limit],
+                "x_val": data.x_val, "y_val": data.y_val, "x_test": data.x_test, "y_test": data.y_test,
+                "repr": f"{data!r} (first {args.train_limit} training images)"}
+    source = data.get("repr") if isinstance(data, dict) else repr(data)
+    progress = not args.no_progress
+
+    if args.resume and checkpoint.is_file():
+        trainer = Trainer.from_checkpoint(checkpoint, progress=progress)
+        print(f"resuming from {checkpoint} after epoch {trainer.epoch} (step {trainer.step}); "
+              f"configuration from the checkpoint: {trainer.config['integrator']}, lr {trainer.lr:g}, "
+              f"batch size {trainer.batch_size}, seed {trainer.seed}")
+    else:
+        if args.resume:
+            print(f"no checkpoint at {checkpoint}: starting a new run")
+        n_in = data["x_train"].shape[1] if isinstance(data, dict) else data.n_features
+        sizes = [n_in, *args.widths, 10]
+        if args.method in ("dense", "full"):
+            ranks = None
+        else:
+            ranks = [min(args.rank, sizes[k], sizes[k + 1]) for k in range(len(sizes) - 2)] + [None]
+        net = MLP.from_sizes(sizes, ranks=ranks, activation=args.activation, dtype=args.dtype, rng=args.seed)
+        try:
+            trainer = Trainer(net, args.method, tau=args.tau, theta=args.theta, min_rank=args.min_rank,
+                              max_rank=args.max_rank, optimizer=args.optimizer, lr=args.lr,
+                              momentum=args.momentum, batch_size=args.batch_size, seed=args.seed,
+                              progress=progress)
+        except (ValueError, TypeError) as exc:
+            parser.error(str(exc))
+    print(f"data: {source}")
+    print(f"network: {trainer.net!r}")
+    print(f"training: {trainer!r}")
+
+    with _blas_limits(args.blas_threads):
+        history = trainer.fit(data, args.epochs, out_dir=out, checkpoint_every=args.checkpoint_every,
+                              callback=lambda row: print(_format_row(row, args.epochs), flush=True))
+    if not history:
+        print("nothing to do (no epochs)")
+        return 0
+    trainer.write_history(out)
+    if trainer.epoch and not checkpoint.is_file():
+        trainer.save_checkpoint(checkpoint)
+    written = [out / "history.csv", out / "ranks_per_step.csv", checkpoint]
+    if not args.no_plot:
+        title = f"{trainer.method}, {trainer.config['truncation'] or 'fixed rank'}"
+        written.append(plot_rank_evolution(trainer.rank_history, out / "ranks.png", title=title,
+                                           history=trainer.history))
+    print(trainer.summary())
+    last = history[-1]
+    print(f"parameters: {last['params_inference']} for inference, {last['params_training']} for training, "
+          f"{last['params_dense']} dense; {last['passes_per_step']:g} forward/backward passes per step")
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

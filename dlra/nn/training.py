@@ -1,0 +1,557 @@
+"""Training loop for dynamical low-rank training (DLRT) and its baselines (DESIGN.md §6).
+
+DLRT (Schotthöfer, Zangrando, Kusch, Ceruti & Tudisco, "Low-rank lottery tickets: finding
+efficient low-rank neural networks via matrix differential equations", NeurIPS 2022) is the
+rank-adaptive BUG integrator of the core (:class:`dlra.AdaptiveBUG`) applied to the gradient flow
+Ẇ = −∇L(W) of the network, one mini-batch per step. There is **no training-only copy** of the
+algorithm: one training step is
+
+    F = net.vector_field(X_batch, y_batch)             # F(t, items) = −∇L, one pass per call
+    items = integrator.step(F, t, net.parameters(), h=lr)
+    net.set_parameters(items)
+
+with the substep solver of the integrator being the optimiser (:class:`dlra.SGD`, SGD with
+momentum, :class:`dlra.Adam`; their state is rotated into the new bases by the core) and the
+truncation rule τ (:class:`dlra.RelativeTolerance`, the paper's rule ϑ = τ‖Ŝ‖_F) or ϑ
+(:class:`dlra.AbsoluteTolerance`), with rank caps. Biases and the dense output layer are dense items
+of the state and are updated in the S pass by the core.
+
+**Forward/backward passes per step.** The K- and L-steps both start at W0 and share one pass. In
+the rank-adaptive BUG the augmented S-step starts at Û Ŝ0 V̂ᵀ = W0 exactly, so the core reuses that
+same evaluation: with an SGD or Adam substep a DLRT step costs **one** pass (DESIGN.md §6 says two;
+the reference codes use three). The fixed-rank :class:`dlra.BUG` starts its S-step from
+M S0 Nᵀ ≠ W0 and costs two. The trainer records the passes in its history (``passes``).
+
+Any other core method (``"bug"``, ``"ksl"``, ``"parallel_bug"``, …; see :data:`dlra.METHODS`)
+can be named, plus two baselines: ``"dense"`` (the core's :class:`dlra.FullRank` integrator with
+the same optimiser substep, on a network without low-rank layers) and ``"vanilla"``
+(W = U Vᵀ by gradient descent on U, V; :class:`dlra.nn.baselines.VanillaFactorGD`).
+
+Reproducibility: the mini-batch order comes from ``np.random.default_rng(seed)``; two trainers with
+the same seed on networks built with the same seed produce bitwise identical weights. Checkpoints
+(:meth:`Trainer.save_checkpoint`, written atomically) hold the parameters, the optimiser state
+(moments and the bases they are expressed in), the epoch and step counters, the time t, the state
+of the random generator and the history; :meth:`Trainer.from_checkpoint` continues exactly where
+the run stopped (same weights, bit for bit, as an uninterrupted run).
+"""
+from __future__ import annotations
+
+import json
+import numbers
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..integrators import METHODS, FullRank, Integrator
+from ..io import save_npz, write_csv
+from ..lowrank import LowRank
+from ..substep import SGD, Adam, SubstepSolver
+from ..truncation import AbsoluteTolerance, RelativeTolerance, TruncationRule
+from .baselines import VanillaFactorGD
+from .layers import DenseLayer, LowRankLayer
+from .network import MLP
+
+__all__ = ["Trainer", "make_optimizer", "make_integrator", "training_parameter_counts", "DEFAULT_LR",
+           "CHECKPOINT_VERSION"]
+
+#: default learning rate (step size h) per optimiser name
+DEFAULT_LR = {"adam": 3e-3, "sgd": 0.1, "momentum": 0.05}
+#: default relative tolerance of the rank-adaptive methods when neither tau nor theta is given
+DEFAULT_TAU = 0.1
+CHECKPOINT_VERSION = 1
+
+_OPTIMIZERS = ("adam", "sgd", "momentum")
+
+
+def make_optimizer(name="adam", momentum=0.9):
+    """The substep solver for an optimiser name: ``"adam"`` → :class:`dlra.Adam`, ``"sgd"`` → plain
+    SGD (one explicit Euler substep), ``"momentum"`` → heavy-ball SGD with ``momentum``."""
+    if isinstance(name, SubstepSolver):
+        return name
+    if not isinstance(name, str) or name.lower() not in _OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(_OPTIMIZERS)} or a SubstepSolver, got {name!r}")
+    name = name.lower()
+    if name == "adam":
+        return Adam()
+    if name == "sgd":
+        return SGD()
+    return SGD(momentum=momentum)
+
+
+def _method_name(method):
+    name = str(method).lower()
+    return "adaptive_bug" if name == "dlrt" else name
+
+
+def make_integrator(method="dlrt", optimizer="adam", *, tau=None, theta=None, min_rank=1, max_rank=None,
+                    momentum=0.9):
+    """The integrator behind a method name (see :class:`Trainer`)."""
+    substep = make_optimizer(optimizer, momentum)
+    if isinstance(method, Integrator):
+        return method
+    name = _method_name(method)
+    if tau is not None and theta is not None:
+        raise ValueError("give only one of tau (relative tolerance) and theta (absolute tolerance)")
+    if name == "dense":
+        cls = FullRank
+    elif name == "vanilla":
+        cls = VanillaFactorGD
+    elif name in METHODS:
+        cls = METHODS[name]
+    else:
+        raise ValueError(f"method must be 'dlrt', 'dense', 'vanilla' or one of {', '.join(sorted(METHODS))}, "
+                         f"got {method!r}")
+    if not cls.accepts_truncation:
+        for arg, value in (("tau", tau), ("theta", theta), ("max_rank", max_rank)):
+            if value is not None:
+                raise ValueError(f"{arg}: method {method!r} has a fixed rank and takes no truncation")
+        if min_rank not in (None, 1):
+            raise ValueError(f"min_rank: method {method!r} has a fixed rank and takes no truncation")
+        return cls(substep=substep)
+    if theta is not None:
+        rule = AbsoluteTolerance(theta, min_rank=min_rank or 1, max_rank=max_rank)
+    else:
+        rule = RelativeTolerance(DEFAULT_TAU if tau is None else tau, min_rank=min_rank or 1, max_rank=max_rank)
+    return cls(substep=substep, truncation=rule)
+
+
+def training_parameter_counts(net, method="dlrt"):
+    """Parameter counts and compression rates of ``net`` trained by ``method`` (DESIGN.md §6).
+
+    Convention (that of :meth:`dlra.nn.MLP.parameter_counts`), per layer m × n of rank r, with the
+    bias (m) and dense layers (m n + m) always counted in full:
+
+    * ``inference``: r (m + n) — the two factors U S and V that evaluate the layer;
+    * ``training`` for the DLRA methods: 2 r (m + n) + r² — the bases U, V, the K and L factors and
+      the core S (the working storage of one step in the current rank; the augmented bases
+      Û, V̂ of the rank-adaptive step transiently hold up to twice as many columns);
+    * ``training`` for ``"vanilla"``: r (m + n) (the free factors U, V only);
+    * ``dense``: the same architecture with every layer dense; dense training counts it in full;
+    * ``compression_*`` = 1 − count / dense.
+    """
+    counts = net.parameter_counts()
+    vanilla = isinstance(method, VanillaFactorGD) or (isinstance(method, str) and _method_name(method) == "vanilla")
+    if vanilla:
+        counts["training"] = counts["inference"]
+        counts["compression_training"] = counts["compression_inference"]
+    return counts
+
+
+# ------------------------------------------------------------------------------ serialisation
+def _pack(obj, arrays):
+    """JSON-able structure with every ndarray replaced by a reference into ``arrays``."""
+    if isinstance(obj, LowRank):
+        return {"__lowrank__": [_pack(obj.U, arrays), _pack(obj.S, arrays), _pack(obj.V, arrays)]}
+    if isinstance(obj, np.ndarray):
+        key = f"a{len(arrays)}"
+        # keep the memory layout: BLAS may round differently for C- and Fortran-ordered operands
+        if obj.ndim == 2 and not obj.flags.c_contiguous and obj.strides[0] < obj.strides[1]:
+            obj = np.asfortranarray(obj)
+        arrays[key] = obj
+        return {"__array__": key}
+    if isinstance(obj, dict):
+        for k in obj:
+            if not isinstance(k, str):
+                raise TypeError(f"cannot serialise a dict key of type {type(k).__name__}")
+        return {"__dict__": {k: _pack(v, arrays) for k, v in obj.items()}}
+    if isinstance(obj, (list, tuple)):
+        return [_pack(v, arrays) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot serialise an object of type {type(obj).__name__}")
+
+
+def _unpack(obj, arrays):
+    if isinstance(obj, dict):
+        if "__array__" in obj:
+            return arrays[obj["__array__"]]
+        if "__lowrank__" in obj:
+            U, S, V = (_unpack(v, arrays) for v in obj["__lowrank__"])
+            return LowRank(U, S, V)
+        return {k: _unpack(v, arrays) for k, v in obj["__dict__"].items()}
+    if isinstance(obj, list):
+        return [_unpack(v, arrays) for v in obj]
+    return obj
+
+
+def _architecture(net):
+    return {
+        "layers": [{"n_in": layer.n_in, "n_out": layer.n_out, "activation": layer.activation,
+                    "lowrank": bool(layer.lowrank), "rank": int(layer.rank)} for layer in net.layers],
+        "loss": net.loss_fn.name,
+        "dtype": net.dtype.name,
+    }
+
+
+def _network_from_architecture(arch):
+    layers = []
+    for spec in arch["layers"]:
+        if spec["lowrank"]:
+            layers.append(LowRankLayer(spec["n_in"], spec["n_out"], spec["rank"], spec["activation"], rng=0))
+        else:
+            layers.append(DenseLayer(spec["n_in"], spec["n_out"], spec["activation"], rng=0))
+    return MLP(layers, loss=arch["loss"], dtype=arch["dtype"])
+
+
+def _split(data, name):
+    """(X, y) of the split ``name`` ("train", "val", "test") of ``data`` or None."""
+    if isinstance(data, dict):
+        X, y = data.get(f"x_{name}"), data.get(f"y_{name}")
+    else:
+        X, y = getattr(data, f"x_{name}", None), getattr(data, f"y_{name}", None)
+    if X is None or y is None or len(X) == 0:
+        return None
+    if len(X) != len(y):
+        raise ValueError(f"data: x_{name} has {len(X)} samples but y_{name} has {len(y)}")
+    return np.asarray(X), np.asarray(y)
+
+
+# ------------------------------------------------------------------------------ trainer
+class Trainer:
+    """Epochs of mini-batch training of an :class:`~dlra.nn.MLP` with a core integrator.
+
+    Parameters
+    ----------
+    net : MLP
+        Trained in place. Low-rank layers for the DLRA methods and ``"vanilla"``; no low-rank layer
+        for ``"dense"``.
+    method : str or Integrator
+        ``"dlrt"`` (= ``"adaptive_bug"``, the default: rank-adaptive BUG), ``"dense"``
+        (:class:`dlra.FullRank`), ``"vanilla"`` (W = U Vᵀ by gradient descent), any name of
+        :data:`dlra.METHODS` (``"bug"``, ``"augmented_bug"``, ``"ksl"``, ``"parallel_bug"``,
+        ``"midpoint_bug"``, …), or an Integrator instance (then ``optimizer``, ``tau``, … are not
+        used; its ``substep`` is the optimiser).
+    tau, theta : float, optional
+        Truncation of the rank-adaptive methods: relative tolerance τ (ϑ = τ‖Ŝ‖_F, the rule of the
+        DLRT paper and code) or absolute tolerance ϑ on the ℓ² tail of the singular values. Default:
+        τ = 0.1. Fixed-rank methods reject them.
+    min_rank, max_rank : int, optional
+        Rank caps of the rank-adaptive methods.
+    optimizer : {"adam", "sgd", "momentum"} or SubstepSolver
+        The substep solver (the optimiser step of every K-, L- and S-substep).
+    lr : float, optional
+        Learning rate = the integrator's step size h. Default :data:`DEFAULT_LR` of the optimiser
+        (Adam 3e-3, SGD 0.1, momentum 0.05).
+    momentum : float
+        For ``optimizer="momentum"``.
+    batch_size : int
+    seed : int
+        Seed of the mini-batch order (``np.random.default_rng(seed)``). Build the network with the
+        same seed (``MLP.from_sizes(..., rng=seed)``) for fully reproducible runs.
+    progress : bool
+        Show a tqdm progress bar over the mini-batches of each epoch.
+    eval_batch_size : int
+        Chunk size of the evaluation passes.
+
+    Attributes
+    ----------
+    integrator : Integrator
+    history : list of dict
+        One row per epoch (see :meth:`fit`).
+    rank_history : list of dict
+        One row per step: ``step``, ``epoch``, ``loss`` (mini-batch loss at the step's start),
+        ``rank_<layer>`` for every low-rank layer (after the step).
+    epoch, step, t : int, int, float
+        Completed epochs and steps, and the time of the gradient flow (t = Σ h).
+    """
+
+    def __init__(self, net, method="dlrt", *, tau=None, theta=None, min_rank=1, max_rank=None,
+                 optimizer="adam", lr=None, momentum=0.9, batch_size=256, seed=0, progress=True,
+                 eval_batch_size=4096):
+        if not isinstance(net, MLP):
+            raise TypeError(f"net must be a dlra.nn.MLP, got {type(net).__name__}")
+        opt_name = optimizer if isinstance(optimizer, str) else type(optimizer).__name__
+        if lr is None:
+            if not isinstance(optimizer, str) or optimizer.lower() not in DEFAULT_LR:
+                raise ValueError("lr must be given for a custom optimizer")
+            lr = DEFAULT_LR[optimizer.lower()]
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not np.isfinite(lr) or lr <= 0:
+            raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f"seed must be a nonnegative integer, got {seed!r}")
+        self.net = net
+        self.integrator = make_integrator(method, optimizer, tau=tau, theta=theta, min_rank=min_rank,
+                                          max_rank=max_rank, momentum=momentum)
+        self.method = method if isinstance(method, str) else self.integrator.name or type(method).__name__
+        has_lowrank = bool(net.lowrank_indices())
+        if isinstance(self.integrator, FullRank) and has_lowrank:
+            raise ValueError(f"method={self.method!r} trains a network without low-rank layers (dense "
+                             "training); build it with MLP.from_sizes(sizes, ranks=None)")
+        if self.integrator.lowrank_state and not has_lowrank:
+            raise ValueError(f"method={self.method!r} needs a network with low-rank layers; build it with "
+                             "MLP.from_sizes(sizes, ranks=r)")
+        self.lr = float(lr)
+        self.batch_size = int(batch_size)
+        self.seed = int(seed)
+        self.progress = bool(progress)
+        self.eval_batch_size = int(eval_batch_size)
+        truncation = getattr(self.integrator, "truncation", None)
+        self.config = {
+            "method": str(self.method), "optimizer": str(opt_name).lower(), "lr": self.lr,
+            "momentum": float(momentum), "batch_size": self.batch_size, "seed": self.seed,
+            "tau": getattr(truncation, "tau", None), "theta": getattr(truncation, "theta", None),
+            "min_rank": getattr(truncation, "min_rank", None) if self.integrator.accepts_truncation else None,
+            "max_rank": getattr(truncation, "max_rank", None) if self.integrator.accepts_truncation else None,
+            "truncation": repr(truncation) if self.integrator.accepts_truncation else None,
+            "integrator": repr(self.integrator),
+        }
+        self.rng = np.random.default_rng(self.seed)
+        self.history = []
+        self.rank_history = []
+        self.epoch = 0
+        self.step = 0
+        self.t = 0.0
+        self.train_seconds = 0.0
+
+    def __repr__(self):
+        return (f"Trainer(method={self.method!r}, integrator={self.integrator!r}, lr={self.lr:g}, "
+                f"batch_size={self.batch_size}, seed={self.seed}, epoch={self.epoch}, step={self.step})")
+
+    # -------------------------------------------------------------- one step
+    def _rank_columns(self):
+        return {f"rank_{k + 1}": int(layer.rank) for k, layer in enumerate(self.net.layers) if layer.lowrank}
+
+    def train_step(self, X, y):
+        """One training step on the mini-batch (X, y): ``integrator.step(net.vector_field(X, y), t,
+        net.parameters(), h=lr)``, then ``net.set_parameters``. Returns the mini-batch loss at the
+        parameters the step started from."""
+        net = self.net
+        F = net.vector_field(X, y)
+        losses = []
+
+        def field(t, items):
+            out = F(t, items)
+            losses.append(net.last_loss)
+            return out
+
+        new = self.integrator.step(field, self.t, net.parameters(), self.lr)
+        net.set_parameters(new)
+        self.step += 1
+        self.t = self.step * self.lr
+        loss = float(losses[0])
+        self.rank_history.append({"step": self.step, "epoch": self.epoch + 1, "loss": loss,
+                                  **self._rank_columns()})
+        return loss
+
+    # -------------------------------------------------------------- epochs
+    def _evaluate(self, split):
+        if split is None:
+            return float("nan"), float("nan")
+        X, y = split
+        return self.net.evaluate(X, y, batch_size=self.eval_batch_size)
+
+    def fit(self, data, epochs, out_dir=None, checkpoint_every=1, callback=None):
+        """Train until ``epochs`` epochs are completed (a resumed trainer continues from its counter).
+
+        Parameters
+        ----------
+        data : MNIST or dict
+            With ``x_train, y_train`` and optionally ``x_val, y_val, x_test, y_test`` (e.g.
+            :func:`dlra.data.load_mnist`).
+        epochs : int
+            Total number of epochs (including those done before a checkpoint).
+        out_dir : path, optional
+            Where to write ``history.csv`` and ``ranks_per_step.csv`` after every epoch and
+            ``checkpoint.npz`` every ``checkpoint_every`` epochs and at the end (all atomically).
+        callback : callable, optional
+            ``callback(row)`` after every epoch (e.g. to print it).
+
+        Returns
+        -------
+        list of dict
+            The history, one row per epoch: ``epoch``, ``steps``, ``loss`` (mean mini-batch loss of
+            the epoch, each taken at the parameters its step started from), ``train_loss``,
+            ``train_acc``, ``val_loss``, ``val_acc``, ``test_loss``, ``test_acc`` (at the end of the
+            epoch), ``ranks`` ("r1-r2-…"), ``rank_<layer>``, ``params_inference``,
+            ``params_training``, ``params_dense``, ``compression_inference``,
+            ``compression_training`` (:func:`training_parameter_counts`), ``passes`` (forward/backward
+            passes in the epoch), ``passes_per_step``, ``seconds`` (training time of the epoch),
+            ``total_seconds``, ``eval_seconds``.
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
+            raise ValueError(f"epochs must be a nonnegative integer, got {epochs!r}")
+        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, numbers.Integral) \
+                or checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
+        train = _split(data, "train")
+        if train is None:
+            raise ValueError("data must provide x_train and y_train")
+        val, test = _split(data, "val"), _split(data, "test")
+        X, y = train
+        if X.ndim != 2 or X.shape[1] != self.net.n_in:
+            raise ValueError(f"data: x_train must have shape (n, {self.net.n_in}), got {X.shape}")
+        X = np.ascontiguousarray(X, dtype=self.net.dtype)
+        out_dir = None if out_dir is None else Path(out_dir)
+        n = X.shape[0]
+        n_batches = -(-n // self.batch_size)
+        tqdm = None
+        if self.progress:
+            try:
+                from tqdm import tqdm
+            except ImportError:  # pragma: no cover
+                tqdm = None
+        while self.epoch < epochs:
+            perm = self.rng.permutation(n)
+            passes0 = self.net.passes
+            total_loss = 0.0
+            bar = None
+            if tqdm is not None:
+                bar = tqdm(total=n_batches, desc=f"epoch {self.epoch + 1}/{epochs}", leave=False, unit="batch")
+            start = time.perf_counter()
+            for b in range(n_batches):
+                idx = perm[b * self.batch_size:(b + 1) * self.batch_size]
+                loss = self.train_step(X[idx], y[idx])
+                if not np.isfinite(loss):
+                    raise FloatingPointError(f"the training loss became {loss} at step {self.step} "
+                                             f"(epoch {self.epoch + 1}); lower the learning rate")
+                total_loss += loss * len(idx)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss:.4f}", ranks="-".join(map(str, self.net.ranks())) or "dense")
+            seconds = time.perf_counter() - start
+            if bar is not None:
+                bar.close()
+            self.train_seconds += seconds
+            self.epoch += 1
+            row = self._epoch_row(total_loss / n, n_batches, self.net.passes - passes0, seconds, train, val, test)
+            self.history.append(row)
+            if callback is not None:
+                callback(row)
+            if out_dir is not None:
+                self.write_history(out_dir)
+                if self.epoch % checkpoint_every == 0 or self.epoch == epochs:
+                    self.save_checkpoint(out_dir / "checkpoint.npz")
+        return self.history
+
+    def _epoch_row(self, loss, steps, passes, seconds, train, val, test):
+        start = time.perf_counter()
+        train_loss, train_acc = self._evaluate(train)
+        val_loss, val_acc = self._evaluate(val)
+        test_loss, test_acc = self._evaluate(test)
+        counts = training_parameter_counts(self.net, self.integrator)
+        ranks = self._rank_columns()
+        return {
+            "epoch": self.epoch, "steps": self.step, "loss": loss,
+            "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc,
+            "test_loss": test_loss, "test_acc": test_acc,
+            "ranks": "-".join(str(r) for r in ranks.values()), **ranks,
+            "params_inference": counts["inference"], "params_training": counts["training"],
+            "params_dense": counts["dense"], "compression_inference": counts["compression_inference"],
+            "compression_training": counts["compression_training"],
+            "passes": int(passes), "passes_per_step": passes / steps if steps else float("nan"),
+            "seconds": seconds, "total_seconds": self.train_seconds,
+            "eval_seconds": time.perf_counter() - start,
+        }
+
+    # -------------------------------------------------------------- output
+    def write_history(self, out_dir):
+        """Write ``history.csv`` (per epoch) and ``ranks_per_step.csv`` (per step) atomically."""
+        out_dir = Path(out_dir)
+        write_csv(out_dir / "history.csv", self.history)
+        write_csv(out_dir / "ranks_per_step.csv", self.rank_history)
+
+    def _optimizer_state(self):
+        return getattr(self.integrator.substep, "state", None)
+
+    def save_checkpoint(self, path):
+        """Write everything needed to continue exactly (parameters, optimiser state, counters, random
+        generator state, history, configuration, architecture) as one ``.npz``, atomically.
+
+        The file holds numeric arrays and one JSON string (``meta``); it loads without pickle."""
+        arrays = {}
+        meta = {
+            "version": CHECKPOINT_VERSION,
+            "config": self.config,
+            "architecture": _architecture(self.net),
+            "epoch": self.epoch, "step": self.step, "t": self.t, "train_seconds": self.train_seconds,
+            "rng_state": self.rng.bit_generator.state,
+            "history": self.history,
+            "rank_history": self.rank_history,
+            "parameters": _pack(self.net.parameters(), arrays),
+            "optimizer_state": _pack(self._optimizer_state(), arrays),
+            "passes": self.net.passes,
+        }
+        meta = json.loads(json.dumps(meta, default=_json_default))
+        save_npz(path, meta=np.array(json.dumps(meta)), **arrays)
+        return Path(path)
+
+    @staticmethod
+    def read_checkpoint(path):
+        """``(meta, arrays)`` of a checkpoint file (meta: the JSON part as a dict)."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint {path} does not exist")
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        meta = json.loads(str(arrays.pop("meta")))
+        if meta.get("version") != CHECKPOINT_VERSION:
+            raise ValueError(f"checkpoint {path} has version {meta.get('version')}, expected {CHECKPOINT_VERSION}")
+        return meta, arrays
+
+    def load_checkpoint(self, path):
+        """Restore a checkpoint written by :meth:`save_checkpoint` into this trainer and its network.
+
+        The network's architecture and the training configuration (method, optimiser, learning
+        rate, batch size, seed, truncation) must match the checkpoint's (``ValueError`` otherwise).
+        """
+        meta, arrays = self.read_checkpoint(path)
+        arch = _architecture(self.net)
+        saved = meta["architecture"]
+        strip = (lambda a: [{k: v for k, v in spec.items() if k != "rank"} for spec in a["layers"]])
+        if strip(arch) != strip(saved) or arch["loss"] != saved["loss"] or arch["dtype"] != saved["dtype"]:
+            raise ValueError(f"checkpoint {path}: its network {saved} does not match this trainer's {arch}")
+        mismatched = [k for k in ("method", "optimizer", "lr", "momentum", "batch_size", "seed", "truncation")
+                      if meta["config"].get(k) != self.config.get(k)]
+        if mismatched:
+            detail = ", ".join(f"{k}: checkpoint {meta['config'].get(k)!r} vs {self.config.get(k)!r}"
+                               for k in mismatched)
+            raise ValueError(f"checkpoint {path} was written with a different configuration ({detail})")
+        self.net.set_parameters(_unpack(meta["parameters"], arrays))
+        state = _unpack(meta["optimizer_state"], arrays)
+        if state is not None and hasattr(self.integrator.substep, "state"):
+            self.integrator.substep.state = state
+        self.epoch, self.step, self.t = int(meta["epoch"]), int(meta["step"]), float(meta["t"])
+        self.train_seconds = float(meta["train_seconds"])
+        self.rng.bit_generator.state = meta["rng_state"]
+        self.history = meta["history"]
+        self.rank_history = meta["rank_history"]
+        self.net.passes = int(meta.get("passes", self.net.passes))
+        return self
+
+    @classmethod
+    def from_checkpoint(cls, path, progress=True):
+        """A trainer and network rebuilt from a checkpoint alone (architecture and configuration
+        included), ready to continue with :meth:`fit`."""
+        meta, _ = cls.read_checkpoint(path)
+        cfg = meta["config"]
+        net = _network_from_architecture(meta["architecture"])
+        trainer = cls(net, method=cfg["method"], tau=cfg["tau"], theta=cfg["theta"],
+                      min_rank=cfg["min_rank"] if cfg["min_rank"] is not None else 1, max_rank=cfg["max_rank"],
+                      optimizer=cfg["optimizer"], lr=cfg["lr"], momentum=cfg["momentum"],
+                      batch_size=cfg["batch_size"], seed=cfg["seed"], progress=progress)
+        return trainer.load_checkpoint(path)
+
+    # -------------------------------------------------------------- summaries
+    def summary(self):
+        """A short text summary of the last epoch."""
+        if not self.history:
+            return f"{self!r}: not trained yet"
+        row = self.history[-1]
+        return (f"{self.method}: epoch {row['epoch']}, test accuracy {row['test_acc']:.4f}, ranks "
+                f"{row['ranks'] or 'dense'}, compression {row['compression_inference']:.1%} (inference) / "
+                f"{row['compression_training']:.1%} (training), {row['total_seconds']:.1f} s of training")
+
+
+def _json_default(obj):
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__}")

@@ -1,0 +1,23 @@
+"""Shared command line of the figure scripts (public API only)."""
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def setup_matplotlib():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "legend.framealpha": 0.85})
+    return plt
+
+
+def cli(make, name, argv=None):
+    parser = argparse.ArgumentParser(description=f"Regenerate the figure {name!r} (PNG, PDF, CSV).")
+    parser.add_argument("--quick", action="store_true", help="small sizes (seconds; for tests)")
+    parser.add_argument("--out", default="figures", help="output directory (default: figures)")
+    args = parser.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    for path in make(args.out, quick=args.quick):
+        print(path)

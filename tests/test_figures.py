@@ -1,0 +1,78 @@
+"""`dlra figures --quick` writes every figure (PNG, PDF) and CSV, and the CSVs hold the asserted numbers."""
+import os
+from pathlib import Path
+
+import pytest
+
+import dlra.diagnostics as dg
+import dlra.figures as figures
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def quick_figures(tmp_path_factory):
+    out = tmp_path_factory.mktemp("figures")
+    written = figures.generate_all(str(out), quick=True, progress=False,
+                                   scripts_dir=str(ROOT / "paper_figures"))
+    return out, written
+
+
+def test_every_figure_has_png_pdf_csv(quick_figures):
+    out, written = quick_figures
+    assert set(written) == set(figures.FIGURES)
+    for name in figures.FIGURES:
+        for suffix in (".png", ".pdf", ".csv"):
+            path = out / f"{name}{suffix}"
+            assert path.is_file() and path.stat().st_size > 0, path
+        assert all(os.path.isfile(p) for p in written[name])
+    assert not list(out.glob(".tmp-*"))
+
+
+def test_v_shape_csv_holds_sqrt_law(quick_figures):
+    out, _ = quick_figures
+    rows = dg.from_csv(out / "v_shape_summary.csv")
+    assert all(r["interior"] for r in rows)
+    assert rows[0]["theta_decades"] >= 2
+    assert abs(rows[0]["exponent"] - 0.5) <= 0.15
+
+
+def test_bound_fit_csv_holds_the_fit(quick_figures):
+    out, _ = quick_figures
+    consts = dg.from_csv(out / "bound_fit_constants.csv")
+    problems = {r["problem"] for r in consts}
+    assert problems == {"rotating matrix", "Schrödinger"}
+    for r in consts:
+        assert min(r["c0"], r["c1"], r["c2"], r["c3"]) >= 0
+        if r["fit"] == "full":
+            assert r["max_ratio"] <= 1.5 and r["violations"] == 0 and r["c2"] > 0
+        else:
+            assert r["c2"] == 0 and r["max_ratio"] > 3
+    points = [p for p in dg.from_csv(out / "bound_fit.csv") if p["fit"] == "full"]
+    assert all(p["error"] <= 1.5 * p["bound"] for p in points)
+
+
+def test_descent_csv_bug_holds_naive_does_not(quick_figures):
+    out, _ = quick_figures
+    summary = {r["label"]: r for r in dg.from_csv(out / "descent_summary.csv")}
+    assert summary["rank-adaptive BUG"]["holds"] is True
+    naive = summary["naive factor ODEs (RK4)"]
+    assert naive["holds"] is False and (naive["failed"] is True or naive["violations"] > 0)
+
+
+def test_error_vs_h_orders_and_robustness(quick_figures):
+    out, _ = quick_figures
+    orders = {r["label"]: r["order"] for r in dg.from_csv(out / "error_vs_h_orders.csv")}
+    assert orders["projected RK2"] > 1.6 and orders["BUG"] == pytest.approx(1.0, abs=0.3)
+    rob = dg.from_csv(out / "robustness.csv")
+    smallest = min(r["sigma_min"] for r in rob)
+    at_small = {r["label"]: r["error"] for r in rob if r["sigma_min"] == smallest}
+    assert at_small["BUG"] < 1e-6 and at_small["KSL Lie"] < 1e-6
+    assert not at_small["naive factor ODEs (RK4)"] < 1e-6      # inf (failed) or inaccurate
+
+
+def test_cli_main_lists_and_rejects_unknown(capsys):
+    assert figures.main(["--list"]) == 0
+    assert "v_shape" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="unknown figure"):
+        figures.generate_all("unused", only=["nope"], progress=False)
