@@ -70,16 +70,6 @@ def _cmd_compare(args):
     return 0
 
 
-def _cmd_figures(args):
-    from . import figures
-
-    return figures.main(["--out", args.out] + (["--quick"] if args.quick else []))
-
-
-def _cmd_train(args, extra):
-    from .nn import cli as nn_cli
-
-    return nn_cli.main(extra)
 
 
 def _cmd_demo(args):
@@ -100,7 +90,7 @@ def _cmd_demo(args):
     except ImportError:
         print("(training module not available)")
     else:
-        nn_cli.main(["--epochs", "2", "--tau", "0.1", "--out", str(out / "train"), "--data-dir", "embedded"])
+        nn_cli.main(["--epochs", "5", "--tau", "0.1", "--out", str(out / "train"), "--data-dir", "embedded"])
     print(f"\ndemo finished in {time.perf_counter() - start:.1f} s; results under {out}/")
     return 0
 
@@ -117,19 +107,19 @@ def main(argv=None):
     p.add_argument("--decay", type=float, default=2.0)
     p.add_argument("--h", type=float, default=0.05)
     p.add_argument("--out", default=None, help="also write the table as CSV here")
-    p = sub.add_parser("figures", help="regenerate every paper figure (PNG, PDF and CSV)")
-    p.add_argument("--quick", action="store_true", help="small sizes (seconds per figure)")
-    p.add_argument("--out", default="figures", help="output directory (default: figures)")
+    sub.add_parser("figures", help="regenerate the paper figures (see `dlra figures --help`)", add_help=False)
     sub.add_parser("train", help="train an MLP with DLRT (see `dlra train --help`)", add_help=False)
+    if argv and argv[0] == "figures":  # these two parse their own options
+        from . import figures
+        return figures.main(argv[1:])
     if argv and argv[0] == "train":
-        return _cmd_train(None, argv[1:])
+        from .nn import cli as nn_cli
+        return nn_cli.main(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "demo":
         return _cmd_demo(args)
     if args.command == "compare":
         return _cmd_compare(args)
-    if args.command == "figures":
-        return _cmd_figures(args)
     parser.error(f"unknown command {args.command}")  # pragma: no cover
 
 

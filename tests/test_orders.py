@@ -2,7 +2,7 @@
 
 Two settings, each where the theory gives the method's order:
 
-* the tangent problem (conftest.TangentProblem): F(Y) lies in the tangent space at every rank-r Y,
+* the rank-preserving problem (dlra.problems.RankPreservingCubic): F(Y) lies in the tangent space at every rank-r Y,
   so the exact solution is of rank r and there is no modelling plateau; errors are measured
   against the exact solution. The BUG-type bounds (Ceruti–Lubich; midpoint BUG) are of this kind.
 * the rotating matrix with a normal component, measured against the exact DLRA solution

@@ -2,8 +2,9 @@
 from .base import Problem, as_dense
 from .least_squares import LeastSquares
 from .lyapunov import Lyapunov
+from .rank_preserving import RankPreservingCubic
 from .rotating import LubichOseledets, RotatingMatrix
 from .schrodinger import Schrodinger
 
 __all__ = ["Problem", "as_dense", "RotatingMatrix", "LubichOseledets", "Schrodinger", "Lyapunov",
-           "LeastSquares"]
+           "LeastSquares", "RankPreservingCubic"]
