@@ -6,8 +6,12 @@ The rank-adaptive integrators satisfy (Ceruti, Kusch & Lubich, BIT 62 (2022), Th
 
 with δ the initial error, ε the normal component, h the step and ϑ the truncation tolerance.
 :func:`fit_bound` finds nonnegative c0..c3 from measured errors by nonnegative least squares
-(``scipy.optimize.nnls``) on **relative** residuals, i.e. it minimises Σᵢ (bᵢ/eᵢ − 1)² over c ≥ 0
-with bᵢ = Σⱼ cⱼ xᵢⱼ, so that errors spanning several decades weigh alike. It reports the constants,
+(``scipy.optimize.nnls``) on **relative** residuals, i.e. it minimises Σᵢ wᵢ (bᵢ/eᵢ − 1)² over c ≥ 0
+with bᵢ = Σⱼ cⱼ xᵢⱼ, so that errors spanning several decades weigh alike. Since a bound should lie
+above the data, points the bound under-estimates weigh ``asymmetry`` times more (wᵢ = asymmetry
+where eᵢ > bᵢ, else 1; iteratively reweighted, an expectile fit — Newey & Powell, Econometrica 1987);
+``asymmetry=1`` is the plain least-squares fit. A model missing a needed term still fails: no
+nonnegative constants of the remaining terms follow the data's shape. It reports the constants,
 the goodness of fit (R² of log e against log b), the ratios e/b, their maximum, and the points
 where the measured error exceeds the fitted bound times a slack factor.
 
@@ -76,7 +80,7 @@ class BoundFit:
         return [dict(r, bound=float(b), ratio=float(q)) for r, b, q in zip(records, self.bound, self.ratio)]
 
 
-def fit_bound(records, terms=tuple(TERMS), error="error", slack=1.5):
+def fit_bound(records, terms=tuple(TERMS), error="error", slack=1.5, asymmetry=10.0, max_iter=50):
     """Fit c ≥ 0 in  error ≤ Σ c_term · term  to the records of a sweep.
 
     Parameters
@@ -85,7 +89,10 @@ def fit_bound(records, terms=tuple(TERMS), error="error", slack=1.5):
         ``theta`` (NaN/None = no truncation). Non-finite errors (failed runs) are skipped.
     terms : subset of ("delta", "eps", "h", "theta_over_h")
     slack : a point violates the bound when error > slack · bound
+    asymmetry : weight (≥ 1) of points above the fitted bound relative to points below it
     """
+    if not asymmetry >= 1:
+        raise ValueError(f"asymmetry must be >= 1, got {asymmetry!r}")
     terms = tuple(terms)
     for t in terms:
         if t not in TERMS:
@@ -96,7 +103,14 @@ def fit_bound(records, terms=tuple(TERMS), error="error", slack=1.5):
     e = np.array([r[error] for r in rows], float)
     X = design_matrix(rows, terms)
     A = X / e[:, None]
-    coef, _ = scipy.optimize.nnls(A, np.ones(len(rows)), maxiter=50 * max(1, A.shape[1]))
+    weights = np.ones(len(rows))
+    for _ in range(max_iter):
+        sw = np.sqrt(weights)
+        coef, _ = scipy.optimize.nnls(A * sw[:, None], sw, maxiter=50 * max(1, A.shape[1]))
+        new_weights = np.where(A @ coef < 1.0, asymmetry, 1.0)
+        if np.array_equal(new_weights, weights):
+            break
+        weights = new_weights
     bound = X @ coef
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(bound > 0, e / bound, np.inf)
