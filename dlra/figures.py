@@ -26,6 +26,7 @@ FIGURES = {
     "rank_over_time": "fig_rank_over_time.py",
     "schrodinger_conservation": "fig_schrodinger_conservation.py",
     "descent": "fig_descent.py",
+    "timings": "fig_timings.py",
 }
 
 

@@ -8,8 +8,8 @@ network (the figure also shows the raw "F + in-place SGD update" dense step); a 
 ``net.predict`` on the batch. Dense and low-rank repetitions are interleaved in one run and the
 ratios are formed from medians of that run (BLAS pinned to one thread).
 
-Full: width 500 (batch 256, ranks 5–160) and width 5120 (batch 500, ranks 5–320), a few minutes.
-``--quick``: width 500, ranks 5, 20, 80, three rounds (seconds). Writes timings.{png,pdf,csv}.
+Full: width 500 (batch 256, ranks 5–160) and width 5120 (batch 500, ranks 5–320), about a minute.
+``--quick``: width 500, ranks 5, 20, 80, five rounds (seconds). Writes timings.{png,pdf,csv}.
 
 The measurement code is shared with ``benchmarks/bench_training.py`` (public API only), loaded from
 the source tree next to this folder.
@@ -43,7 +43,7 @@ def make(out_dir, quick=False, threads=1):
     bt = _bench_module()
     with _blas_threads(threads):
         if quick:
-            rows = bt.run([500], {500: [5, 20, 80]}, repeat=3)
+            rows = bt.run([500], {500: [5, 20, 80]}, repeat=5)
         else:
             rows = bt.run([500, 5120], repeat=7, repeat_large=3)
     base = os.path.join(out_dir, NAME)

@@ -85,3 +85,24 @@ def test_orth_keeps_the_first_block_span():
 def test_bad_input_is_named(bad, match):
     with pytest.raises((ValueError, TypeError), match=match):
         bad()
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-13), (np.complex128, 1e-13), (np.float32, 1e-5)])
+@pytest.mark.parametrize("dependent", [0, 2, 4])
+def test_augmented_basis_is_orthonormal_even_when_K_lies_in_range_U0(dtype, tol, dependent):
+    """[U0, Q] must be orthonormal and span [U0, K] also when some columns of K lie in range U0
+    (exact-rank problems): there the projected remainder is round-off, which the QR normalises."""
+    from dlra.linalg import augmented_basis
+    rng = np.random.default_rng(dependent)
+    U0 = orth(rng.standard_normal((40, 4)) + (1j * rng.standard_normal((40, 4)) if dtype == np.complex128 else 0)).astype(dtype)
+    K = rng.standard_normal((40, 4)).astype(dtype)
+    K[:, :dependent] = U0 @ rng.standard_normal((4, dependent)).astype(dtype)
+    Q = augmented_basis(U0, K)
+    assert Q.shape == (40, 8) and Q.dtype == dtype
+    assert np.allclose(Q[:, :4], U0)
+    assert orthonormality_defect(Q) < tol
+    assert np.linalg.norm(K - Q @ (Q.conj().T @ K)) < tol * np.linalg.norm(K) * 10
+    # more columns than rows: the complement comes from a full QR
+    U_small = orth(rng.standard_normal((6, 4))).astype(dtype)
+    Q = augmented_basis(U_small, K[:6])
+    assert Q.shape == (6, 6) and orthonormality_defect(Q) < tol

@@ -7,7 +7,9 @@ tickets", NeurIPS 2022 (DLRT).
 One step from Y0 = U0 S0 V0ᴴ of rank r:
 
 1. K- and L-steps from the old factors (as in :class:`~dlra.integrators.bug.BUG`).
-2. Augmented bases Û = orth([K(t1), U0]), V̂ = orth([L(t1), V0]) (2r columns).
+2. Augmented bases Û = orth([K(t1), U0]), V̂ = orth([L(t1), V0]) (2r columns), computed as
+   [U0, Q] with Q spanning the part of K(t1) orthogonal to U0 (:func:`dlra.linalg.augmented_basis`;
+   the step depends only on the spans).
 3. S-step forward in the augmented bases, Ṡ = Ûᴴ F(t, Û S V̂ᴴ) V̂, from Ŝ0 = Ûᴴ U0 S0 V0ᴴ V̂,
    which represents Y0 **exactly** (U0 ∈ range Û, V0 ∈ range V̂). Hence F(t0, Û Ŝ0 V̂ᴴ) = F(t0, Y0):
    the S-step's first stage reuses the evaluation of the K- and L-steps, and with one explicit
@@ -22,7 +24,7 @@ small singular values.
 from __future__ import annotations
 
 from ..field import lowrank_indices
-from ..linalg import orth
+from ..linalg import augmented_basis
 from .base import Integrator
 from ._common import factors, galerkin_step, kl_steps, truncate_cores, with_updates
 
@@ -42,8 +44,8 @@ class AdaptiveBUG(Integrator):
         F0 = field(t0, items)
         K1, L1 = kl_steps(self.substep, field, items, lr, t0, t1, F0)
         U0, S0, V0 = factors(items, lr)
-        Uhat = [orth(K, u0) for K, u0 in zip(K1, U0)]
-        Vhat = [orth(L, v0) for L, v0 in zip(L1, V0)]
+        Uhat = [augmented_basis(u0, K) for K, u0 in zip(K1, U0)]
+        Vhat = [augmented_basis(v0, L) for L, v0 in zip(L1, V0)]
         S_start = [(uh.conj().T @ u0) @ s0 @ (v0.conj().T @ vh)
                    for u0, s0, v0, uh, vh in zip(U0, S0, V0, Uhat, Vhat)]
         # Û Ŝ0 V̂ᴴ = Y0 exactly, so F at the S-step's start is F0

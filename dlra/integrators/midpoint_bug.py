@@ -18,7 +18,7 @@ Second order (Thm. 4.1 of the paper), robust to small singular values.
 from __future__ import annotations
 
 from ..field import lowrank_indices
-from ..linalg import orth
+from ..linalg import augmented_basis
 from ..lowrank import LowRank
 from .adaptive_bug import AdaptiveBUG
 from .base import Integrator
@@ -42,8 +42,8 @@ class MidpointBUG(Integrator):
         lr, Uh, Sh, Vh, dense_half, F0 = self._half._augmented_step(field, t0, items, 0.5 * h)
         half = with_updates(items, lr, [LowRank(u, s, v) for u, s, v in zip(Uh, Sh, Vh)], dense_half)
         F_half = field(th, half)
-        Uhat = [orth(Uh[j], F_half[k].right(Vh[j])) for j, k in enumerate(lr)]
-        Vhat = [orth(Vh[j], F_half[k].left(Uh[j])) for j, k in enumerate(lr)]
+        Uhat = [augmented_basis(Uh[j], F_half[k].right(Vh[j])) for j, k in enumerate(lr)]
+        Vhat = [augmented_basis(Vh[j], F_half[k].left(Uh[j])) for j, k in enumerate(lr)]
         U0, S0, V0 = factors(items, lr)
         S_start = [(uh.conj().T @ u0) @ s0 @ (v0.conj().T @ vh)
                    for u0, s0, v0, uh, vh in zip(U0, S0, V0, Uhat, Vhat)]

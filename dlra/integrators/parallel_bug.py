@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..field import lowrank_indices
-from ..linalg import orth
+from ..linalg import augmented_basis
 from .base import Integrator
 from ._common import factors, galerkin_step, kl_steps, truncate_cores, with_updates
 
@@ -43,8 +43,8 @@ class ParallelBUG(Integrator):
         Uhat, Vhat, Shat = [], [], []
         for j in range(len(lr)):
             r = U0[j].shape[1]
-            U_new = orth(U0[j], K1[j])[:, r:]
-            V_new = orth(V0[j], L1[j])[:, r:]
+            U_new = augmented_basis(U0[j], K1[j])[:, r:]
+            V_new = augmented_basis(V0[j], L1[j])[:, r:]
             # at most min(m, 2r) − r new directions per side (fewer once 2r exceeds the dimension)
             core = np.zeros((r + U_new.shape[1], r + V_new.shape[1]), dtype=np.result_type(S_bar[j], K1[j], L1[j]))
             core[:r, :r] = S_bar[j]

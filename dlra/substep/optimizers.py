@@ -45,6 +45,13 @@ def _rotate(state, rot_left, rot_right, square=False):
     return out
 
 
+def _axpy(a, x, y):
+    """a·x + y with one temporary (the update of a 5120×5120 weight is not free)."""
+    out = np.multiply(a, x, dtype=np.result_type(x, y))
+    out += y
+    return out
+
+
 class _StatefulOptimizer(SubstepSolver):
     stateful = True
 
@@ -104,11 +111,11 @@ class SGD(_StatefulOptimizer):
         f = list(f0) if f0 is not None else flow(t0, z0)
         step = (t1 - t0) * self.lr_scale
         if self.momentum == 0:
-            return [z + step * d for z, d in zip(z0, f)]
+            return [_axpy(step, d, z) for z, d in zip(z0, f)]
         moments, count = self._carried(flow, z0, ["b"])
         b = [self.momentum * bi + di for bi, di in zip(moments["b"], f)]
         self._store(flow, {"b": b}, count + 1)
-        return [z + step * bi for z, bi in zip(z0, b)]
+        return [_axpy(step, bi, z) for z, bi in zip(z0, b)]
 
 
 class Adam(_StatefulOptimizer):
