@@ -60,14 +60,20 @@ def augmented_basis(U0, K):
     # normalises it: those columns of Q are not orthogonal to U0 (Gram–Schmidt guarantees
     # orthogonality relative to ‖K‖, not to ‖W‖). They are arbitrary directions anyway; make them
     # orthogonal by projecting the normalised Q again.
-    tol = 10 * np.finfo(Q.dtype).eps * np.sqrt(m)
-    for _ in range(2):
+    # Projecting the orthonormal Q leaves QᴴQ = I − CᴴC (C = U0ᴴQ): when ‖C‖² is below the unit
+    # round-off no new QR is needed.
+    eps = np.finfo(Q.dtype).eps
+    tol = 10 * eps * np.sqrt(m)
+    for _ in range(3):
         with timed("linalg"):
             C = U0.conj().T @ Q
-        if not C.size or np.max(np.abs(C)) <= tol:
+            size = float(np.linalg.norm(C)) if C.size else 0.0
+        if size <= tol:
             break
         with timed("linalg"):
             Q = Q - U0 @ C
+        if size ** 2 <= eps:
+            break
         Q = orth_with_r(Q)[0]
     return np.concatenate([U0, Q], axis=1)
 
@@ -133,7 +139,10 @@ def truncated_svd(core, rule, current_rank=None):
         raise np.linalg.LinAlgError("truncated_svd: the core matrix holds NaN or inf")
     with timed("linalg"):
         try:
-            P, sigma, Qh = np.linalg.svd(core, full_matrices=False)
+            if core.dtype in _SINGLE:  # numpy.linalg would compute single precision in double
+                P, sigma, Qh = scipy.linalg.svd(core, full_matrices=False, check_finite=False)
+            else:
+                P, sigma, Qh = np.linalg.svd(core, full_matrices=False)
         except np.linalg.LinAlgError:  # rare LAPACK gesdd failure: use the QR-iteration driver
             P, sigma, Qh = scipy.linalg.svd(core, full_matrices=False, lapack_driver="gesvd")
     r = rule.select_rank(sigma, current_rank=current_rank)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from ..field import lowrank_indices
 from ..linalg import augmented_basis
 from .base import Integrator
-from ._common import factors, galerkin_step, kl_steps, truncate_cores, with_updates
+from ._common import augmented_start, factors, galerkin_step, kl_steps, truncate_cores, with_updates
 
 __all__ = ["AdaptiveBUG"]
 
@@ -42,14 +42,15 @@ class AdaptiveBUG(Integrator):
         t1 = t0 + h
         lr = lowrank_indices(items)
         F0 = field(t0, items)
-        K1, L1 = kl_steps(self.substep, field, items, lr, t0, t1, F0)
+        K1, L1, FV0, FhU0 = kl_steps(self.substep, field, items, lr, t0, t1, F0)
         U0, S0, V0 = factors(items, lr)
         Uhat = [augmented_basis(u0, K) for K, u0 in zip(K1, U0)]
         Vhat = [augmented_basis(v0, L) for L, v0 in zip(L1, V0)]
-        S_start = [(uh.conj().T @ u0) @ s0 @ (v0.conj().T @ vh)
-                   for u0, s0, v0, uh, vh in zip(U0, S0, V0, Uhat, Vhat)]
-        # Û Ŝ0 V̂ᴴ = Y0 exactly, so F at the S-step's start is F0
-        S1, dense = galerkin_step(self.substep, field, items, Uhat, Vhat, S_start, t0, t1, F0=F0)
+        # Û Ŝ0 V̂ᴴ = Y0 exactly, so F at the S-step's start is F0 (no new evaluation)
+        starts = [augmented_start(U0[j], S0[j], V0[j], Uhat[j], Vhat[j], F0[k], FV0[j], FhU0[j])
+                  for j, k in enumerate(lr)]
+        S1, dense = galerkin_step(self.substep, field, items, Uhat, Vhat, [s for s, _ in starts], t0, t1,
+                                  F0=F0, core_f0=[d for _, d in starts])
         return lr, Uhat, S1, Vhat, dense, F0
 
     def _step_impl(self, field, t0, items, h):

@@ -32,7 +32,7 @@ class BUG(Integrator):
         t1 = t0 + h
         lr = lowrank_indices(items)
         F0 = field(t0, items)
-        K1, L1 = kl_steps(self.substep, field, items, lr, t0, t1, F0)
+        K1, L1, _, _ = kl_steps(self.substep, field, items, lr, t0, t1, F0)
         U0, S0, V0 = factors(items, lr)
         U1 = [orth(K) for K in K1]
         V1 = [orth(L) for L in L1]

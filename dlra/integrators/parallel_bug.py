@@ -37,9 +37,10 @@ class ParallelBUG(Integrator):
         t1 = t0 + h
         lr = lowrank_indices(items)
         F0 = field(t0, items)
-        K1, L1 = kl_steps(self.substep, field, items, lr, t0, t1, F0)
+        K1, L1, FV0, _ = kl_steps(self.substep, field, items, lr, t0, t1, F0)
         U0, S0, V0 = factors(items, lr)
-        S_bar, dense = galerkin_step(self.substep, field, items, U0, V0, S0, t0, t1, F0=F0)
+        S_bar, dense = galerkin_step(self.substep, field, items, U0, V0, S0, t0, t1, F0=F0,
+                                     core_f0=[u.conj().T @ fv for u, fv in zip(U0, FV0)])
         Uhat, Vhat, Shat = [], [], []
         for j in range(len(lr)):
             r = U0[j].shape[1]
