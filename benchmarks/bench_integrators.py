@@ -7,8 +7,10 @@ method takes the same step from Y0 (rank r) with step size h. The split uses
 
 * **F**: the user callback and the products F V, Fᴴ U, Uᴴ F V (:class:`dlra.field.FieldValue`);
 * **QR/SVD**: :func:`dlra.linalg.orth_with_r` and the core SVD of :func:`dlra.linalg.truncated_svd`;
-* **other**: step total − F − QR/SVD (basis products such as U0 S0 and U1ᴴ U0, the substep
-  solver's axpys, copies, argument checks, Python bookkeeping).
+* **products**: the integrators' own dense products (basis products such as U0 S0, U1ᴴ U0, Û P,
+  the augmented S-step's start, and the substep solver's axpys), timed as ``"products"``;
+* **other**: step total − F − QR/SVD − products (copies, argument and finiteness checks, Python
+  bookkeeping).
 
 Each method is warmed up once, then the methods are timed round-robin (``--repeat`` rounds),
 so slow drifts of a shared machine hit every method alike. Reported: the median step time and
@@ -66,7 +68,6 @@ import csv  # noqa: E402
 import ctypes  # noqa: E402
 import platform  # noqa: E402
 import subprocess  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -155,7 +156,7 @@ def time_step(integrator, field, Y0, h):
     Y1 = integrator.step(field, 0.0, Y0, h)
     total = time.perf_counter() - start
     snap = timing.snapshot()
-    return total, snap["F"], snap["linalg"], Y1
+    return total, snap["F"], snap["linalg"], snap["products"], Y1
 
 
 def bench_size(n, rank, substep_name, repeat, h, tau, full_max_n, methods, progress):
@@ -180,18 +181,19 @@ def bench_size(n, rank, substep_name, repeat, h, tau, full_max_n, methods, progr
         progress.update(0)
     for _ in range(repeat):
         for key, case in cases.items():  # round-robin: drifts of a shared machine hit all alike
-            total, f, la, _ = time_step(case["integrator"], case["field"], case["y0"], h)
-            case["runs"].append((total, f, la))
+            total, f, la, pr, _ = time_step(case["integrator"], case["field"], case["y0"], h)
+            case["runs"].append((total, f, la, pr))
             progress.update(1)
     rows = []
     for key, case in cases.items():
         runs = sorted(case["runs"])
-        total, f, la = runs[(len(runs) - 1) // 2]  # the repetition with the (lower) median time
-        other = total - f - la
+        total, f, la, pr = runs[(len(runs) - 1) // 2]  # the repetition with the (lower) median time
+        other = total - f - la - pr
         rows.append(dict(n=n, rank=rank, substep=substep_name, method=key, label=case["label"],
                          repeat=len(runs), step_ms=1e3 * total, min_ms=1e3 * runs[0][0],
-                         F_ms=1e3 * f, linalg_ms=1e3 * la, other_ms=1e3 * other,
-                         F_pct=100 * f / total, linalg_pct=100 * la / total, other_pct=100 * other / total,
+                         F_ms=1e3 * f, linalg_ms=1e3 * la, products_ms=1e3 * pr, other_ms=1e3 * other,
+                         F_pct=100 * f / total, linalg_pct=100 * la / total, products_pct=100 * pr / total,
+                         other_pct=100 * other / total,
                          nfev=case["nfev"], out_rank=case["rank"]))
     bug = next((r["step_ms"] for r in rows if r["method"] == "bug"), None)
     for r in rows:
@@ -201,23 +203,16 @@ def bench_size(n, rank, substep_name, repeat, h, tau, full_max_n, methods, progr
 
 # ---------------------------------------------------------------------------------- output
 def atomic_write(path, write):
-    """Write through a temporary file in the same folder, then os.replace."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write through a temporary file in the same folder, then os.replace (dlra.io)."""
+    from dlra.io import atomic_open
+
+    with atomic_open(path, "wb") as fh:
+        write(fh)
 
 
 CSV_FIELDS = ["n", "rank", "substep", "method", "repeat", "step_ms", "min_ms", "F_ms", "linalg_ms",
-              "other_ms", "F_pct", "linalg_pct", "other_pct", "ratio_to_bug", "nfev", "out_rank"]
+              "products_ms", "other_ms", "F_pct", "linalg_pct", "products_pct", "other_pct", "ratio_to_bug",
+              "nfev", "out_rank"]
 
 
 def write_csv(path, rows):
@@ -233,11 +228,12 @@ def write_csv(path, rows):
 
 
 def markdown_table(rows):
-    lines = ["| method | step [ms] | F % | QR/SVD % | other % | ratio to BUG | F evals | rank out |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| method | step [ms] | F % | QR/SVD % | products % | other % | ratio to BUG | F evals | rank out |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r['label']} | {r['step_ms']:.2f} | {r['F_pct']:.0f} | {r['linalg_pct']:.0f} | "
-                     f"{r['other_pct']:.0f} | {r['ratio_to_bug']:.2f} | {r['nfev']} | {r['out_rank']} |")
+                     f"{r['products_pct']:.0f} | {r['other_pct']:.0f} | {r['ratio_to_bug']:.2f} | {r['nfev']} | "
+                     f"{r['out_rank']} |")
     return "\n".join(lines)
 
 
@@ -253,10 +249,12 @@ def write_figure(path, rows, n):
         x = np.arange(len(sel))
         f = np.array([r["F_ms"] for r in sel])
         la = np.array([r["linalg_ms"] for r in sel])
+        pr = np.array([r["products_ms"] for r in sel])
         other = np.array([max(r["other_ms"], 0.0) for r in sel])
         ax.bar(x, f, label="F (callback, F V, Fᴴ U)", color="tab:blue")
         ax.bar(x, la, bottom=f, label="QR / SVD", color="tab:orange")
-        ax.bar(x, other, bottom=f + la, label="other", color="tab:gray")
+        ax.bar(x, pr, bottom=f + la, label="basis products, substep arithmetic", color="tab:green")
+        ax.bar(x, other, bottom=f + la + pr, label="other (copies, checks, Python)", color="tab:gray")
         ax.set_xticks(x, [r["label"] for r in sel], rotation=40, ha="right", fontsize=8)
         ax.set_ylabel("one step [ms] (stacked)")
         ax.set_title(f"Lyapunov, n = {n}, r = {sel[0]['rank'] if sel else ''}, substep {sub}")

@@ -6,6 +6,7 @@ import numpy as np
 from ..flows import k_flow, l_flow, s_flow
 from ..linalg import truncated_svd
 from ..lowrank import LowRank
+from ..timing import timed
 
 __all__ = ["factors", "kl_steps", "augmented_start", "galerkin_step", "truncate_cores", "with_updates"]
 
@@ -25,8 +26,9 @@ def kl_steps(substep, field, items, indices, t0, t1, F0):
     U, S, V = factors(items, indices)
     kf = k_flow(field, items, V)
     lf = l_flow(field, items, U)
-    K0 = [u @ s for u, s in zip(U, S)]
-    L0 = [v @ s.conj().T for v, s in zip(V, S)]
+    with timed("products"):
+        K0 = [u @ s for u, s in zip(U, S)]
+        L0 = [v @ s.conj().T for v, s in zip(V, S)]
     FV0, FhU0 = kf.initial(F0, K0), lf.initial(F0, L0)
     K1 = substep.integrate(kf, t0, t1, K0, f0=FV0)
     L1 = substep.integrate(lf, t0, t1, L0, f0=FhU0)
@@ -42,13 +44,15 @@ def augmented_start(U0, S0, V0, Uhat, Vhat, F0_value, FV0, FhU0):
     """
     r_u, r_v = U0.shape[1], V0.shape[1]
     Qu, Qv = Uhat[:, r_u:], Vhat[:, r_v:]
-    S_start = np.zeros((Uhat.shape[1], Vhat.shape[1]), dtype=np.result_type(S0, Uhat, Vhat))
-    S_start[:r_u, :r_v] = S0
-    S_dot = np.empty_like(S_start, dtype=np.result_type(S_start, FV0, FhU0))
-    S_dot[:r_u, :r_v] = U0.conj().T @ FV0
-    S_dot[:r_u, r_v:] = FhU0.conj().T @ Qv
-    S_dot[r_u:, :r_v] = Qu.conj().T @ FV0
-    S_dot[r_u:, r_v:] = Qu.conj().T @ F0_value.right(Qv)
+    FQv = F0_value.right(Qv)
+    with timed("products"):
+        S_start = np.zeros((Uhat.shape[1], Vhat.shape[1]), dtype=np.result_type(S0, Uhat, Vhat))
+        S_start[:r_u, :r_v] = S0
+        S_dot = np.empty_like(S_start, dtype=np.result_type(S_start, FV0, FhU0))
+        S_dot[:r_u, :r_v] = U0.conj().T @ FV0
+        S_dot[:r_u, r_v:] = FhU0.conj().T @ Qv
+        S_dot[r_u:, :r_v] = Qu.conj().T @ FV0
+        S_dot[r_u:, r_v:] = Qu.conj().T @ FQv
     return S_start, S_dot
 
 
@@ -60,7 +64,8 @@ def truncate_cores(rule, Uhat, Shat, Vhat, current_ranks):
     out, discarded = [], []
     for Uh, Sh, Vh, r0 in zip(Uhat, Shat, Vhat, current_ranks):
         res = truncated_svd(Sh, rule, current_rank=r0)
-        out.append(LowRank(Uh @ res.left, np.diag(res.sigma).astype(Sh.dtype), Vh @ res.right))
+        with timed("products"):
+            out.append(LowRank(Uh @ res.left, np.diag(res.sigma).astype(Sh.dtype), Vh @ res.right))
         discarded.append(res.discarded)
     return out, discarded
 

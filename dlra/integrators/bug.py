@@ -18,6 +18,7 @@ from __future__ import annotations
 from ..field import lowrank_indices
 from ..linalg import orth
 from ..lowrank import LowRank
+from ..timing import timed
 from .base import Integrator
 from ._common import factors, galerkin_step, kl_steps, with_updates
 
@@ -36,8 +37,9 @@ class BUG(Integrator):
         U0, S0, V0 = factors(items, lr)
         U1 = [orth(K) for K in K1]
         V1 = [orth(L) for L in L1]
-        S_start = [(u1.conj().T @ u0) @ s0 @ (v0.conj().T @ v1)
-                   for u0, s0, v0, u1, v1 in zip(U0, S0, V0, U1, V1)]
+        with timed("products"):
+            S_start = [(u1.conj().T @ u0) @ s0 @ (v0.conj().T @ v1)
+                       for u0, s0, v0, u1, v1 in zip(U0, S0, V0, U1, V1)]
         S1, dense = galerkin_step(self.substep, field, items, U1, V1, S_start, t0, t1)
         new = with_updates(items, lr, [LowRank(u, s, v) for u, s, v in zip(U1, S1, V1)], dense)
         self._record(new)

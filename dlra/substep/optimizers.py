@@ -20,6 +20,7 @@ import numbers
 
 import numpy as np
 
+from ..timing import timed
 from .base import SubstepSolver
 
 __all__ = ["SGD", "Adam"]
@@ -47,8 +48,9 @@ def _rotate(state, rot_left, rot_right, square=False):
 
 def _axpy(a, x, y):
     """a·x + y with one temporary (the update of a 5120×5120 weight is not free)."""
-    out = np.multiply(a, x, dtype=np.result_type(x, y))
-    out += y
+    with timed("products"):
+        out = np.multiply(a, x, dtype=np.result_type(x, y))
+        out += y
     return out
 
 
