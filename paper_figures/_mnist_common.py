@@ -1,0 +1,194 @@
+"""Shared helpers of the MNIST reproduction scripts (``mnist_table.py``, ``mnist_rank_evolution.py``,
+``mnist_init_robustness.py``): command line, data, one cached training run, atomic figure output.
+
+Every run writes ``history.csv`` (per epoch) and ``ranks_per_step.csv`` (per step) plus a small
+``run.json`` (its configuration and wall time) into its own directory under ``<out>/runs/``; the
+directory name encodes the full configuration, so a script that finds a completed run with the same
+configuration reuses it instead of training again (the rank-evolution script reuses the table's
+τ = 0.05 run, and an interrupted script resumes at the first missing run).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dlra.io import atomic_open, write_csv
+
+#: the paper's 5-layer network (784 → 500 → 500 → 500 → 500 → 10, four low-rank layers, dense output)
+FULL_SIZES = (784, 500, 500, 500, 500, 10)
+#: the tiny network of ``--quick`` (seconds, embedded data; for the smoke tests)
+QUICK_SIZES = (784, 64, 64, 64, 64, 10)
+
+NOT_PAPER = ("NOTE: using the embedded MNIST subset (5,000 train / 1,000 val / 1,000 test images); "
+             "the numbers are NOT comparable with the paper's. Pass --data-dir or set DLRA_DATA_DIR "
+             "to a directory with the full MNIST IDX files.")
+
+
+def base_parser(description, epochs, seeds, out="results/mnist"):
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--data-dir", default=None,
+                   help="directory with the MNIST IDX files (default: $DLRA_DATA_DIR, else the embedded subset)")
+    p.add_argument("--epochs", type=int, default=epochs, help=f"training epochs per run (default {epochs})")
+    p.add_argument("--seeds", type=int, nargs="+", default=list(seeds),
+                   help=f"seeds of initialisation and batch order (default {' '.join(map(str, seeds))})")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke test: embedded data, widths 64, 1 epoch, 1 seed (seconds)")
+    p.add_argument("--out", default=out, help=f"output directory (default {out})")
+    p.add_argument("--force", action="store_true", help="retrain runs whose results already exist")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
+    return p
+
+
+def load_data(args):
+    """``(data, source)``: MNIST from ``--data-dir`` / ``DLRA_DATA_DIR``, else (and with ``--quick``)
+    the embedded subset, with a printed warning that its numbers are not the paper's."""
+    from dlra.data import load_mnist
+    if args.quick:
+        data = load_mnist("embedded")
+    else:
+        data = load_mnist(args.data_dir)  # None → DLRA_DATA_DIR → embedded subset
+    if data.embedded:
+        print(NOT_PAPER, file=sys.stderr)
+        source = "embedded subset (not the paper's data)"
+    else:
+        source = f"full MNIST from {data.data_dir}"
+    print(f"data: {source}; train {len(data.x_train)}, val {len(data.x_val)}, test {len(data.x_test)}",
+          file=sys.stderr)
+    return data, source
+
+
+def run_name(cfg):
+    """Directory name of a run: every setting that changes its result."""
+    parts = [cfg["method"]]
+    if cfg.get("tau") is not None:
+        parts.append(f"tau{cfg['tau']:g}")
+    if cfg.get("rank") is not None:
+        parts.append(f"r{cfg['rank']}")
+    if cfg.get("max_rank") is not None:
+        parts.append(f"max{cfg['max_rank']}")
+    if cfg.get("decay") is not None:
+        parts.append(f"decay{cfg['decay']:g}")
+    if cfg.get("sigma_max") is not None:
+        parts.append(f"smax{cfg['sigma_max']:.3g}")
+    parts += [cfg["optimizer"], f"lr{cfg['lr']:g}", f"bs{cfg['batch_size']}",
+              "w" + "-".join(str(s) for s in cfg["sizes"][1:-1]), f"e{cfg['epochs']}", f"seed{cfg['seed']}"]
+    if cfg.get("data_tag"):
+        parts.append(cfg["data_tag"])
+    return "_".join(parts)
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _number(value):
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return value
+    return int(x) if x.is_integer() and "." not in str(value) and "e" not in str(value).lower() else x
+
+
+def read_rows(path):
+    return [{k: _number(v) for k, v in row.items()} for row in read_csv(path)]
+
+
+def train_run(cfg, data, out_dir, *, force=False, progress=True):
+    """Train one configuration (or reuse its finished results) and return ``(history, ranks_per_step,
+    info)`` read back from ``<out_dir>/runs/<run_name(cfg)>/``.
+
+    ``cfg`` keys: method ("dlrt", "dense", "vanilla" or a core method name), sizes, rank (initial rank
+    of the low-rank layers; None for dense), max_rank, min_rank, tau, decay (σ_j = decay^-j initial
+    singular values times sigma_max, else the spectral initialisation), optimizer, lr, batch_size, epochs, seed.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from dlra.nn import MLP, Trainer
+
+    run_dir = Path(out_dir) / "runs" / run_name(cfg)
+    info_path = run_dir / "run.json"
+    if not force and info_path.is_file():
+        info = json.loads(info_path.read_text())
+        if info.get("complete"):
+            return read_rows(run_dir / "history.csv"), read_rows(run_dir / "ranks_per_step.csv"), info
+    run_dir.mkdir(parents=True, exist_ok=True)
+    options = {}
+    if cfg.get("decay") is not None:
+        r = cfg["rank"]
+        scale = float(cfg.get("sigma_max") or 1.0)
+        options["init_singular_values"] = scale * float(cfg["decay"]) ** (-np.arange(r, dtype=float))
+    net = MLP.from_sizes(cfg["sizes"], ranks=cfg.get("rank"), rng=cfg["seed"], dtype=np.float32, **options)
+    kwargs = {}
+    if cfg.get("tau") is not None:
+        kwargs["tau"] = cfg["tau"]
+    if cfg.get("max_rank") is not None:
+        kwargs["max_rank"] = cfg["max_rank"]
+    if cfg.get("min_rank") is not None:
+        kwargs["min_rank"] = cfg["min_rank"]
+    trainer = Trainer(net, cfg["method"], optimizer=cfg["optimizer"], lr=cfg["lr"],
+                      batch_size=cfg["batch_size"], seed=cfg["seed"], progress=progress, **kwargs)
+    label = run_name(cfg)
+
+    def report(row):
+        print(f"  {label} epoch {row['epoch']}: test {row['test_acc']:.4f} val {row['val_acc']:.4f} "
+              f"ranks {row['ranks'] or 'dense'} c.r. {row['compression_inference']:.3f} "
+              f"({row['seconds']:.1f} s)", file=sys.stderr, flush=True)
+
+    start = time.perf_counter()
+    with threadpool_limits(1, "blas"):
+        trainer.fit(data, cfg["epochs"], callback=report)
+    wall = time.perf_counter() - start
+    trainer.write_history(run_dir)
+    info = {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
+            "trainer": trainer.config, "wall_seconds": wall, "train_seconds": trainer.train_seconds,
+            "complete": True}
+    with atomic_open(info_path) as f:
+        json.dump(info, f, indent=1)
+    return read_rows(run_dir / "history.csv"), read_rows(run_dir / "ranks_per_step.csv"), info
+
+
+def setup_matplotlib():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plt.rcParams.update({"font.size": 9, "axes.titlesize": 9, "legend.framealpha": 0.85})
+    return plt
+
+
+def save_figure(fig, stem):
+    """Write ``stem.png`` and ``stem.pdf`` atomically (temporary file + os.replace); return the paths."""
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for ext in ("png", "pdf"):
+        path = stem.with_suffix("." + ext)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="." + ext, dir=stem.parent)
+        os.close(fd)
+        try:
+            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        paths.append(path)
+    return paths
+
+
+def write_markdown(path, text):
+    with atomic_open(path) as f:
+        f.write(text)
+    return Path(path)
+
+
+__all__ = ["FULL_SIZES", "QUICK_SIZES", "NOT_PAPER", "base_parser", "load_data", "run_name", "read_csv",
+           "read_rows", "train_run", "setup_matplotlib", "save_figure", "write_markdown", "write_csv"]
