@@ -78,6 +78,10 @@ def run_name(cfg):
         parts.append(f"decay{cfg['decay']:g}")
     if cfg.get("sigma_max") is not None:
         parts.append(f"smax{cfg['sigma_max']:.3g}")
+    if cfg.get("init_scale", 1.0) != 1.0:
+        parts.append(f"init{cfg['init_scale']:g}")
+    if cfg.get("lr_decay", 1.0) != 1.0:
+        parts.append(f"lrdecay{cfg['lr_decay']:g}")
     parts += [cfg["optimizer"], f"lr{cfg['lr']:g}", f"bs{cfg['batch_size']}",
               "w" + "-".join(str(s) for s in cfg["sizes"][1:-1]), f"e{cfg['epochs']}", f"seed{cfg['seed']}"]
     if cfg.get("data_tag"):
@@ -126,7 +130,8 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
         r = cfg["rank"]
         scale = float(cfg.get("sigma_max") or 1.0)
         options["init_singular_values"] = scale * float(cfg["decay"]) ** (-np.arange(r, dtype=float))
-    net = MLP.from_sizes(cfg["sizes"], ranks=cfg.get("rank"), rng=cfg["seed"], dtype=np.float32, **options)
+    net = MLP.from_sizes(cfg["sizes"], ranks=cfg.get("rank"), rng=cfg["seed"], dtype=np.float32,
+                         init_scale=cfg.get("init_scale", 1.0), **options)
     kwargs = {}
     if cfg.get("tau") is not None:
         kwargs["tau"] = cfg["tau"]
@@ -135,7 +140,8 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
     if cfg.get("min_rank") is not None:
         kwargs["min_rank"] = cfg["min_rank"]
     trainer = Trainer(net, cfg["method"], optimizer=cfg["optimizer"], lr=cfg["lr"],
-                      batch_size=cfg["batch_size"], seed=cfg["seed"], progress=progress, **kwargs)
+                      lr_decay=cfg.get("lr_decay", 1.0), batch_size=cfg["batch_size"], seed=cfg["seed"],
+                      progress=progress, **kwargs)
     label = run_name(cfg)
 
     def report(row):

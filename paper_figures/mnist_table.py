@@ -47,7 +47,8 @@ def configs(args):
     out = []
     for seed in args.seeds:
         base = {"sizes": list(sizes), "optimizer": "adam", "lr": args.lr, "batch_size": 256,
-                "epochs": args.epochs, "seed": seed, "data_tag": tag}
+                "epochs": args.epochs, "seed": seed, "data_tag": tag, "init_scale": args.init_scale,
+                "lr_decay": args.lr_decay}
         if not args.no_dense:
             out.append({**base, "method": "dense", "rank": None, "tau": None})
         for tau in args.taus:
@@ -110,7 +111,9 @@ def markdown(summary, args, source, n_lowrank):
     lines = [
         "# 5-layer fully connected network on MNIST (784-500-500-500-500-10)",
         "",
-        f"Data: {source}. Adam, learning rate {args.lr:g}, batch 256, {args.epochs} epochs, "
+        f"Data: {source}. Adam, learning rate {args.lr:g}"
+        f"{f' × {args.lr_decay:g} per epoch' if args.lr_decay != 1 else ''}, batch 256, {args.epochs} epochs, "
+        f"He initialisation × {args.init_scale:g}, "
         f"seeds {' '.join(map(str, args.seeds))}; DLRT = rank-adaptive BUG with relative truncation τ "
         f"(initial rank {min(args.init_rank, 500) if not args.quick else min(args.init_rank, 64)}, max rank "
         f"{args.max_rank if args.max_rank is not None else '= initial rank'}). Test accuracy at the final "
@@ -148,6 +151,10 @@ def main(argv=None):
                    help=f"initial rank of the low-rank layers (default {DEFAULT_INIT_RANK}, capped at the width)")
     p.add_argument("--max-rank", type=int, default=None, help="rank cap (default: the initial rank)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3, the paper's)")
+    p.add_argument("--lr-decay", type=float, default=1.0,
+                   help="learning rate × this factor after every epoch (default 1: constant)")
+    p.add_argument("--init-scale", type=float, default=1.0,
+                   help="scale of the He initialisation (0.41: PyTorch's nn.Linear default scale)")
     p.add_argument("--no-dense", action="store_true", help="skip the dense baseline")
     p.add_argument("--only-existing", action="store_true",
                    help="train nothing: summarise the finished runs among the requested ones")

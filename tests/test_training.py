@@ -167,10 +167,10 @@ def test_theta_and_rank_caps():
 
 
 # ------------------------------------------------------------------ reproducibility and resume
-def run(data, epochs, seed=0, method="dlrt", optimizer="adam", ranks=16, out_dir=None):
+def run(data, epochs, seed=0, method="dlrt", optimizer="adam", ranks=16, out_dir=None, lr_decay=1.0):
     net = MLP.from_sizes([784, 64, 64, 10], ranks=None if method == "dense" else ranks, rng=seed)
     trainer = Trainer(net, method, optimizer=optimizer, batch_size=100, seed=seed, progress=False,
-                      **({"tau": 0.1} if method == "dlrt" else {}))
+                      lr_decay=lr_decay, **({"tau": 0.1} if method == "dlrt" else {}))
     trainer.fit(data, epochs, out_dir=out_dir)
     return trainer
 
@@ -199,6 +199,22 @@ def test_checkpoint_resume_equals_uninterrupted_run(small, tmp_path, method, opt
     other = run(small, 0, method=method, optimizer=optimizer)
     other.load_checkpoint(tmp_path / "checkpoint.npz").fit(small, 2)
     assert_factors_equal(other.net.parameters(), full.net.parameters())
+
+
+def test_lr_decay_shortens_the_steps_and_resumes_exactly(small, tmp_path):
+    """Epoch e uses h = lr·decay^e; the flow time t is the sum of the steps; resume keeps both."""
+    full = run(small, 2, lr_decay=0.5)
+    steps_per_epoch = full.step // 2
+    assert np.isclose(full.t, full.lr * steps_per_epoch * (1 + 0.5))
+    run(small, 1, lr_decay=0.5, out_dir=tmp_path)
+    resumed = Trainer.from_checkpoint(tmp_path / "checkpoint.npz", progress=False)
+    assert resumed.current_lr == full.lr * 0.5
+    resumed.fit(small, 2)
+    assert_factors_equal(resumed.net.parameters(), full.net.parameters())
+    constant = Trainer(MLP.from_sizes([784, 64, 64, 10], ranks=16, rng=0), "dlrt", tau=0.1, batch_size=100,
+                       progress=False)
+    with pytest.raises(ValueError, match="lr_decay"):
+        constant.load_checkpoint(tmp_path / "checkpoint.npz")
 
 
 def test_checkpoint_with_other_configuration_is_refused(small, tmp_path):

@@ -85,12 +85,13 @@ class MLP:
     # ------------------------------------------------------------------ construction helpers
     @classmethod
     def from_sizes(cls, sizes, ranks=None, activation="relu", output_activation="identity",
-                   loss="cross_entropy", dtype=np.float32, rng=None, **lowrank_options):
+                   loss="cross_entropy", dtype=np.float32, rng=None, init_scale=1.0, **lowrank_options):
         """Build ``sizes[0] → sizes[1] → … → sizes[-1]``.
 
         ``ranks``: None (all dense), an int (every hidden layer low-rank with that rank, the output
-        layer dense), or a list with one entry per layer (None = dense). ``lowrank_options`` go to
-        :class:`LowRankLayer` (``init=``, ``init_singular_values=``).
+        layer dense), or a list with one entry per layer (None = dense). ``init_scale`` multiplies
+        the He/Glorot initialisation of every layer (0.41 gives PyTorch's default scale).
+        ``lowrank_options`` go to :class:`LowRankLayer` (``init=``, ``init_singular_values=``).
         """
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2:
@@ -106,9 +107,10 @@ class MLP:
         for k in range(n_layers):
             act = output_activation if k == n_layers - 1 else activation
             if ranks[k] is None:
-                layers.append(DenseLayer(sizes[k], sizes[k + 1], act, rng=rng))
+                layers.append(DenseLayer(sizes[k], sizes[k + 1], act, rng=rng, init_scale=init_scale))
             else:
-                layers.append(LowRankLayer(sizes[k], sizes[k + 1], ranks[k], act, rng=rng, **lowrank_options))
+                layers.append(LowRankLayer(sizes[k], sizes[k + 1], ranks[k], act, rng=rng,
+                                           init_scale=init_scale, **lowrank_options))
         return cls(layers, loss=loss, dtype=dtype)
 
     def __repr__(self):

@@ -262,7 +262,7 @@ class Trainer:
 
     def __init__(self, net, method="dlrt", *, tau=None, theta=None, min_rank=1, max_rank=None,
                  optimizer="adam", lr=None, momentum=0.9, batch_size=256, seed=0, progress=True,
-                 eval_batch_size=4096):
+                 eval_batch_size=4096, lr_decay=1.0):
         if not isinstance(net, MLP):
             raise TypeError(f"net must be a dlra.nn.MLP, got {type(net).__name__}")
         opt_name = optimizer if isinstance(optimizer, str) else type(optimizer).__name__
@@ -288,6 +288,9 @@ class Trainer:
             raise ValueError(f"method={self.method!r} needs a network with low-rank layers; build it with "
                              "MLP.from_sizes(sizes, ranks=r)")
         self.lr = float(lr)
+        if isinstance(lr_decay, bool) or not isinstance(lr_decay, numbers.Real) or not 0 < lr_decay <= 1:
+            raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay!r}")
+        self.lr_decay = float(lr_decay)
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.progress = bool(progress)
@@ -295,6 +298,7 @@ class Trainer:
         truncation = getattr(self.integrator, "truncation", None)
         self.config = {
             "method": str(self.method), "optimizer": str(opt_name).lower(), "lr": self.lr,
+            "lr_decay": self.lr_decay,
             "momentum": float(momentum), "batch_size": self.batch_size, "seed": self.seed,
             "tau": getattr(truncation, "tau", None), "theta": getattr(truncation, "theta", None),
             "min_rank": getattr(truncation, "min_rank", None) if self.integrator.accepts_truncation else None,
@@ -331,14 +335,20 @@ class Trainer:
             losses.append(net.last_loss)
             return out
 
-        new = self.integrator.step(field, self.t, net.parameters(), self.lr)
+        lr = self.current_lr
+        new = self.integrator.step(field, self.t, net.parameters(), lr)
         net.set_parameters(new)
         self.step += 1
-        self.t = self.step * self.lr
+        self.t += lr
         loss = float(losses[0])
         self.rank_history.append({"step": self.step, "epoch": self.epoch + 1, "loss": loss,
                                   **self._rank_columns()})
         return loss
+
+    @property
+    def current_lr(self):
+        """Step size of the current epoch: lr · lr_decay^epoch (the gradient flow's time step h)."""
+        return self.lr * self.lr_decay ** self.epoch
 
     # -------------------------------------------------------------- epochs
     def _evaluate(self, split):
@@ -507,8 +517,9 @@ class Trainer:
         strip = (lambda a: [{k: v for k, v in spec.items() if k != "rank"} for spec in a["layers"]])
         if strip(arch) != strip(saved) or arch["loss"] != saved["loss"] or arch["dtype"] != saved["dtype"]:
             raise ValueError(f"checkpoint {path}: its network {saved} does not match this trainer's {arch}")
-        mismatched = [k for k in ("method", "optimizer", "lr", "momentum", "batch_size", "seed", "truncation")
-                      if meta["config"].get(k) != self.config.get(k)]
+        mismatched = [k for k in ("method", "optimizer", "lr", "lr_decay", "momentum", "batch_size", "seed",
+                                  "truncation")
+                      if meta["config"].get(k, 1.0 if k == "lr_decay" else None) != self.config.get(k)]
         if mismatched:
             detail = ", ".join(f"{k}: checkpoint {meta['config'].get(k)!r} vs {self.config.get(k)!r}"
                                for k in mismatched)
@@ -535,7 +546,8 @@ class Trainer:
         trainer = cls(net, method=cfg["method"], tau=cfg["tau"], theta=cfg["theta"],
                       min_rank=cfg["min_rank"] if cfg["min_rank"] is not None else 1, max_rank=cfg["max_rank"],
                       optimizer=cfg["optimizer"], lr=cfg["lr"], momentum=cfg["momentum"],
-                      batch_size=cfg["batch_size"], seed=cfg["seed"], progress=progress)
+                      batch_size=cfg["batch_size"], seed=cfg["seed"], progress=progress,
+                      lr_decay=cfg.get("lr_decay", 1.0))
         return trainer.load_checkpoint(path)
 
     # -------------------------------------------------------------- summaries
