@@ -28,6 +28,8 @@ def main(argv=None):
     p.add_argument("--init-rank", type=int, default=DEFAULT_INIT_RANK)
     p.add_argument("--max-rank", type=int, default=None, help="rank cap (default: the initial rank)")
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr-decay", type=float, default=1.0, help="learning rate × this after every epoch")
+    p.add_argument("--init-scale", type=float, default=1.0, help="scale of the He initialisation")
     args = p.parse_args(argv)
     if args.quick:
         args.epochs, args.seeds = 1, args.seeds[:1]
@@ -42,6 +44,7 @@ def main(argv=None):
         for tau in args.taus:
             cfg = {"method": "dlrt", "sizes": list(sizes), "rank": rank, "max_rank": max_rank, "tau": float(tau),
                    "optimizer": "adam", "lr": args.lr, "batch_size": 256, "epochs": args.epochs, "seed": seed,
+                   "init_scale": args.init_scale, "lr_decay": args.lr_decay,
                    "data_tag": "embedded" if data.embedded else None}
             print(common.run_name(cfg), file=sys.stderr, flush=True)
             history, per_step, info = common.train_run(cfg, data, out, force=args.force,
@@ -78,7 +81,8 @@ def main(argv=None):
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("rank of the low-rank layer")
     axes[0].legend(loc="lower left", title="low-rank layer")
-    fig.suptitle(f"DLRT rank evolution, 784-{'-'.join(map(str, sizes[1:-1]))}-10, Adam lr {args.lr:g}, "
+    fig.suptitle(f"DLRT rank evolution, 784-{'-'.join(map(str, sizes[1:-1]))}-10, Adam lr {args.lr:g}"
+                 f"{f' × {args.lr_decay:g}/epoch' if args.lr_decay != 1 else ''}, He init × {args.init_scale:g}, "
                  f"initial rank {rank}; data: {'embedded subset' if data.embedded else 'full MNIST'}", fontsize=9)
     fig.tight_layout()
     written += common.save_figure(fig, out / "rank_evolution")
