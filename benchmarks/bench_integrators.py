@@ -67,7 +67,6 @@ if ARGS is not None and ARGS.threads > 0:  # must happen before numpy loads its 
 import csv  # noqa: E402
 import ctypes  # noqa: E402
 import platform  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -130,16 +129,10 @@ def blas_info():
 
 
 def machine_info(malloc):
-    cpu = platform.processor() or "unknown"
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                cpu = line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
+    from _machine import cpu_model
+
     return {
-        "cpu": f"{cpu}, {os.cpu_count()} logical CPUs",
+        "cpu": cpu_model(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,

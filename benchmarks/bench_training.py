@@ -84,7 +84,6 @@ if ARGS is not None:
     pin_threads(ARGS.threads)
 
 import platform  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -114,20 +113,14 @@ def blas_threads():
 
 
 def machine_info():
-    cpu = platform.processor() or "unknown"
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                cpu = line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
+    from _machine import cpu_model
+
     import numba
     import scipy
     blas, threads = blas_threads()
     env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
     return {
-        "cpu": f"{cpu}, {os.cpu_count()} logical CPUs",
+        "cpu": cpu_model(),
         "load average (1, 5, 15 min) at start": "%.2f, %.2f, %.2f" % os.getloadavg(),
         "python": platform.python_version(),
         "numpy": np.__version__,

@@ -103,7 +103,6 @@ def s_flow(field, items, U, V, backward=False, integrate_dense=True, key=None):
 
     ``backward=True`` gives the minus sign of the projector-splitting S-step (Lubich–Oseledets).
     """
-    sign = -1.0 if backward else 1.0
     kind = "S_backward" if backward else "S"
     return Flow(field, kind, items,
                 assemble=lambda j, z: LowRank(U[j], z[j], V[j]),

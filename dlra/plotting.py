@@ -6,7 +6,6 @@ returns the Axes. Inputs are the tidy records of :mod:`dlra.diagnostics` (lists 
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

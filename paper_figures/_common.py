@@ -13,6 +13,20 @@ def setup_matplotlib():
     return plt
 
 
+def save_with_csv(fig, records, out_dir, name):
+    """Write ``<name>.png``/``.pdf`` and the CSV of ``records``; close the figure; return the paths."""
+    import matplotlib.pyplot as plt
+
+    import dlra.diagnostics as dg
+    import dlra.plotting as dp
+
+    base = os.path.join(out_dir, name)
+    paths = dp.save(fig, base)
+    plt.close(fig)
+    paths.append(dg.to_csv(records, base + ".csv"))
+    return paths
+
+
 def cli(make, name, argv=None):
     parser = argparse.ArgumentParser(description=f"Regenerate the figure {name!r} (PNG, PDF, CSV).")
     parser.add_argument("--quick", action="store_true", help="small sizes (seconds; for tests)")

@@ -10,7 +10,6 @@ its bound and ratio, for both fits) and bound_fit_constants.csv.
 import os
 import sys
 
-import numpy as np
 
 import dlra
 import dlra.diagnostics as dg

@@ -12,7 +12,6 @@ Writes error_vs_h.{png,pdf,csv} and error_vs_h_orders.csv (fitted slopes per pan
 import os
 import sys
 
-import numpy as np
 
 import dlra
 import dlra.diagnostics as dg

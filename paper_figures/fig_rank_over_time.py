@@ -26,18 +26,14 @@ def compute(quick=False):
 
 
 def make(out_dir, quick=False):
-    from _common import setup_matplotlib
+    from _common import save_with_csv, setup_matplotlib
     plt = setup_matplotlib()
     import dlra.plotting as dp
 
     runs, records = compute(quick)
     fig, ax = plt.subplots(figsize=(6.0, 4.0), constrained_layout=True)
     dp.rank_over_time(runs, ax=ax, title=f"Schrödinger N = {records[0]['N']}, start rank 2, h = {records[0]['h']:g}")
-    base = os.path.join(out_dir, NAME)
-    paths = dp.save(fig, base)
-    plt.close(fig)
-    paths.append(dg.to_csv(records, base + ".csv"))
-    return paths
+    return save_with_csv(fig, records, out_dir, NAME)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def compute(quick=False):
 
 
 def make(out_dir, quick=False):
-    from _common import setup_matplotlib
+    from _common import save_with_csv, setup_matplotlib
     plt = setup_matplotlib()
     import dlra.plotting as dp
 
@@ -40,11 +40,7 @@ def make(out_dir, quick=False):
     dp.error_vs_sigma_min(records, ax=ax)
     ax.invert_xaxis()
     ax.set_title(f"Lubich–Oseledets, exact rank {records[0]['start_rank']}, h = {records[0]['h']:g}, T = 1")
-    base = os.path.join(out_dir, NAME)
-    paths = dp.save(fig, base)
-    plt.close(fig)
-    paths.append(dg.to_csv(records, base + ".csv"))
-    return paths
+    return save_with_csv(fig, records, out_dir, NAME)
 
 
 if __name__ == "__main__":

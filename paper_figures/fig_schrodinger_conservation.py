@@ -9,7 +9,6 @@ import sys
 import numpy as np
 
 import dlra
-import dlra.diagnostics as dg
 
 NAME = "schrodinger_conservation"
 
@@ -36,7 +35,7 @@ def compute(quick=False):
 
 
 def make(out_dir, quick=False):
-    from _common import setup_matplotlib
+    from _common import save_with_csv, setup_matplotlib
     plt = setup_matplotlib()
     import dlra.plotting as dp
 
@@ -46,11 +45,7 @@ def make(out_dir, quick=False):
     dp.conservation(series["energy"], ax=a2, quantity="energy")
     a1.set_title(f"norm, Schrödinger N = {records[0]['N']}, h = {records[0]['h']:g}")
     a2.set_title("energy E(Y) = Re⟨Y, H(Y)⟩")
-    base = os.path.join(out_dir, NAME)
-    paths = dp.save(fig, base)
-    plt.close(fig)
-    paths.append(dg.to_csv(records, base + ".csv"))
-    return paths
+    return save_with_csv(fig, records, out_dir, NAME)
 
 
 if __name__ == "__main__":

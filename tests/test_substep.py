@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 import dlra
-from dlra.flows import Flow
 from conftest import loglog_slope
 
 

@@ -17,7 +17,6 @@ Second order (Thm. 4.1 of the paper), robust to small singular values.
 """
 from __future__ import annotations
 
-from ..field import lowrank_indices
 from ..linalg import augmented_basis
 from ..lowrank import LowRank
 from .adaptive_bug import AdaptiveBUG

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse.linalg
 
 from ..lowrank import LowRank
-from .kernels import IDENTITY, RELU, activation_code
+from .kernels import RELU, activation_code
 
 __all__ = ["DenseLayer", "LowRankLayer", "FactoredGradient", "dense_init", "geometric_decay"]
 

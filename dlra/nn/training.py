@@ -47,7 +47,7 @@ from ..integrators import METHODS, FullRank, Integrator
 from ..io import save_npz, write_csv
 from ..lowrank import LowRank
 from ..substep import SGD, Adam, SubstepSolver
-from ..truncation import AbsoluteTolerance, RelativeTolerance, TruncationRule
+from ..truncation import AbsoluteTolerance, RelativeTolerance
 from .baselines import VanillaFactorGD
 from .layers import DenseLayer, LowRankLayer
 from .network import MLP

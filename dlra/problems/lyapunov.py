@@ -15,7 +15,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from ..lowrank import LowRank
-from .base import Problem, as_dense, block_operator, cached
+from .base import Problem, block_operator, cached
 
 __all__ = ["Lyapunov"]
 
