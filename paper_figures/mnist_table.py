@@ -107,6 +107,37 @@ def summarise(rows, n_lowrank):
     return out
 
 
+def plot(summary, path_stem, title):
+    """Test accuracy against inference compression: ours (mean ± std over seeds) and the paper's."""
+    plt = common.setup_matplotlib()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    ours = [r for r in summary if r["method"] != "dense"]
+    paper = [(tau, PAPER[tau]) for tau in sorted(k for k in PAPER if k is not None)]
+    ax.plot([v["cr"] for _, v in paper], [v["acc"] for _, v in paper], "o--", mfc="none", color="0.35",
+            label="paper (DLRT, NeurIPS 2022)")
+    for tau, v in paper:
+        ax.annotate(f"τ={tau:g}", (v["cr"], v["acc"]), textcoords="offset points", xytext=(4, -11),
+                    fontsize=7, color="0.35")
+    ax.errorbar([r["compression_mean"] for r in ours], [r["test_acc_mean"] for r in ours],
+                xerr=[r["compression_std"] for r in ours], yerr=[r["test_acc_std"] for r in ours],
+                fmt="s-", color="C0", capsize=3, label="dlra (this run)")
+    for r in ours:
+        ax.annotate(f"τ={float(r['tau']):g}", (r["compression_mean"], r["test_acc_mean"]),
+                    textcoords="offset points", xytext=(4, 5), fontsize=7, color="C0")
+    dense = [r for r in summary if r["method"] == "dense"]
+    if dense:
+        ax.axhline(dense[0]["test_acc_mean"], color="C0", lw=0.8, ls=":", label="dlra dense baseline")
+    ax.axhline(PAPER[None]["acc"], color="0.35", lw=0.8, ls=":", label="paper dense baseline")
+    ax.set_xlabel("compression rate for inference [%]")
+    ax.set_ylabel("test accuracy [%]")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+    paths = common.save_figure(fig, path_stem)
+    plt.close(fig)
+    return paths
+
+
 def markdown(summary, args, source, n_lowrank):
     lines = [
         "# 5-layer fully connected network on MNIST (784-500-500-500-500-10)",
@@ -179,6 +210,9 @@ def main(argv=None):
                common.write_csv(out / "table.csv", summary) or out / "table.csv"]
     text = markdown(summary, args, source, n_lowrank)
     written.append(common.write_markdown(out / "table.md", text))
+    written += plot(summary, out / "table", f"784-500×4-10 on {'the embedded subset' if data.embedded else 'MNIST'}, "
+                    f"{args.epochs} epochs, He init × {args.init_scale:g}, Adam {args.lr:g}"
+                    f"{f' × {args.lr_decay:g}/epoch' if args.lr_decay != 1 else ''}")
     print(text)
     for path in written:
         print(path)
