@@ -59,6 +59,10 @@ def build_parser():
                    help="substep optimiser (default adam)")
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate = step size h (default: adam 3e-3, sgd 0.1, momentum 0.05)")
+    p.add_argument("--lr-decay", type=float, default=1.0,
+                   help="multiply the learning rate by this after every epoch (default 1: constant)")
+    p.add_argument("--init-scale", type=float, default=1.0,
+                   help="scale of the He/Glorot initialisation (0.41: PyTorch's default; RESULTS.md uses 0.05)")
     p.add_argument("--momentum", type=float, default=0.9, help="for --optimizer momentum")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--epochs", type=int, default=5, help="total number of epochs (also when resuming)")
@@ -193,12 +197,13 @@ def main(argv=None):
             ranks = None
         else:
             ranks = [min(args.rank, sizes[k], sizes[k + 1]) for k in range(len(sizes) - 2)] + [None]
-        net = MLP.from_sizes(sizes, ranks=ranks, activation=args.activation, dtype=args.dtype, rng=args.seed)
         try:
+            net = MLP.from_sizes(sizes, ranks=ranks, activation=args.activation, dtype=args.dtype, rng=args.seed,
+                                 init_scale=args.init_scale)
             trainer = Trainer(net, args.method, tau=args.tau, theta=args.theta, min_rank=args.min_rank,
                               max_rank=args.max_rank, optimizer=args.optimizer, lr=args.lr,
-                              momentum=args.momentum, batch_size=args.batch_size, seed=args.seed,
-                              progress=progress)
+                              lr_decay=args.lr_decay, momentum=args.momentum, batch_size=args.batch_size,
+                              seed=args.seed, progress=progress)
         except (ValueError, TypeError) as exc:
             parser.error(str(exc))
     print(f"data: {source}")

@@ -102,6 +102,8 @@ class MLP:
         ranks = list(ranks)
         if len(ranks) != n_layers:
             raise ValueError(f"ranks must have one entry per layer ({n_layers}), got {len(ranks)}")
+        if isinstance(init_scale, bool) or not isinstance(init_scale, numbers.Real) or not init_scale > 0:
+            raise ValueError(f"init_scale must be positive, got {init_scale!r}")
         rng = np.random.default_rng(rng)
         layers = []
         for k in range(n_layers):
