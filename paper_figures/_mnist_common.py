@@ -65,6 +65,18 @@ def load_data(args):
     return data, source
 
 
+def parse(parser, argv):
+    """Parse the arguments (``--quick``: one epoch, one seed) and load the data.
+
+    Returns ``(args, out_dir, data, source)``.
+    """
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs, args.seeds = 1, args.seeds[:1]
+    data, source = load_data(args)
+    return args, Path(args.out), data, source
+
+
 def run_name(cfg):
     """Directory name of a run: every setting that changes its result."""
     parts = [cfg["method"]]
@@ -196,5 +208,5 @@ def write_markdown(path, text):
     return Path(path)
 
 
-__all__ = ["FULL_SIZES", "QUICK_SIZES", "NOT_PAPER", "base_parser", "load_data", "run_name", "read_csv",
+__all__ = ["FULL_SIZES", "QUICK_SIZES", "NOT_PAPER", "base_parser", "load_data", "parse", "run_name", "read_csv",
            "read_rows", "train_run", "setup_matplotlib", "save_figure", "write_markdown", "write_csv"]

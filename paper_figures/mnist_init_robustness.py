@@ -42,11 +42,7 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
     p.add_argument("--sigma-max", type=float, default=None,
                    help="largest initial singular value (default √(2 · width / rank))")
-    args = p.parse_args(argv)
-    if args.quick:
-        args.epochs, args.seeds = 1, args.seeds[:1]
-    out = Path(args.out)
-    data, source = common.load_data(args)
+    args, out, data, source = common.parse(p, argv)
     sizes = common.QUICK_SIZES if args.quick else common.FULL_SIZES
     rank = min(args.rank, min(sizes[1:-1]))
     sigma_max = args.sigma_max if args.sigma_max is not None else float(np.sqrt(2 * min(sizes[1:-1]) / rank))

@@ -30,11 +30,7 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--lr-decay", type=float, default=1.0, help="learning rate × this after every epoch")
     p.add_argument("--init-scale", type=float, default=1.0, help="scale of the He initialisation")
-    args = p.parse_args(argv)
-    if args.quick:
-        args.epochs, args.seeds = 1, args.seeds[:1]
-    out = Path(args.out)
-    data, source = common.load_data(args)
+    args, out, data, source = common.parse(p, argv)
     sizes = common.QUICK_SIZES if args.quick else common.FULL_SIZES
     width = min(sizes[1:-1])
     rank = min(args.init_rank, width)

@@ -189,11 +189,7 @@ def main(argv=None):
     p.add_argument("--no-dense", action="store_true", help="skip the dense baseline")
     p.add_argument("--only-existing", action="store_true",
                    help="train nothing: summarise the finished runs among the requested ones")
-    args = p.parse_args(argv)
-    if args.quick:
-        args.epochs, args.seeds = 1, args.seeds[:1]
-    out = Path(args.out)
-    data, source = common.load_data(args)
+    args, out, data, source = common.parse(p, argv)
     args.embedded = data.embedded
     n_lowrank = len(common.FULL_SIZES) - 2
     rows = []
