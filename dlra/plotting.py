@@ -46,6 +46,17 @@ def reference_slope(ax, x, y0, order, label=None, **kw):
     return line
 
 
+def _finish(ax, xlabel, ylabel, title=None, ncol=1):
+    """Labels, grid, optional title and legend: the common ending of every plot here."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=7, ncol=ncol)
+    return ax
+
+
 def error_vs_h(records, ax=None, key="label", h="h_eff", error="error", slopes=(1, 2), plateau=None,
                title=None):
     """Error against step size per method (log-log), reference slopes and the plateau.
@@ -69,13 +80,7 @@ def error_vs_h(records, ax=None, key="label", h="h_eff", error="error", slopes=(
                             linestyle=["--", ":", "-."][k % 3])
     if plateau is not None:
         ax.axhline(plateau, color="k", linewidth=0.8, linestyle="-.", label="best rank-r error (plateau)")
-    ax.set_xlabel("step size h")
-    ax.set_ylabel(r"error $\|Y_N - A(T)\|_F$")
-    if title:
-        ax.set_title(title)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    return ax
+    return _finish(ax, "step size h", r"error $\|Y_N - A(T)\|_F$", title, ncol=2)
 
 
 def v_shape(records, ax=None, theta="theta", h="h_eff", error="error", minima=None, title=None):
@@ -95,13 +100,7 @@ def v_shape(records, ax=None, theta="theta", h="h_eff", error="error", minima=No
                     markeredgecolor="k", linestyle="none")
     ax.plot([], [], marker="*", markersize=10, color="w", markeredgecolor="k", linestyle="none",
             label=r"minimiser $h^*$")
-    ax.set_xlabel("step size h")
-    ax.set_ylabel(r"error $\|Y_N - W(T)\|_F$")
-    ax.grid(True, which="major", alpha=0.3)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=7)
-    return ax
+    return _finish(ax, "step size h", r"error $\|Y_N - W(T)\|_F$", title)
 
 
 def hstar_vs_theta(thetas, h_stars, law=None, ax=None):
@@ -114,11 +113,7 @@ def hstar_vs_theta(thetas, h_stars, law=None, ax=None):
         ax.loglog(xs, law(xs), "-", color="C3", label=rf"fit $h^* \propto \vartheta^{{{law.exponent:.2f}}}$")
     ref = h_stars[0] * (xs / thetas[0]) ** 0.5
     ax.loglog(xs, ref, "--", color="0.45", label=r"slope 1/2 ($h^* = \sqrt{c_3\vartheta/c_2}$)")
-    ax.set_xlabel(r"truncation tolerance $\vartheta$")
-    ax.set_ylabel(r"minimising step size $h^*$")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7)
-    return ax
+    return _finish(ax, r"truncation tolerance $\vartheta$", r"minimising step size $h^*$")
 
 
 def bound_fit(fit, ax=None, labels=None, title=None, color=None, label="fitted bound"):
@@ -138,13 +133,8 @@ def bound_fit(fit, ax=None, labels=None, title=None, color=None, label="fitted b
     xs = np.array([lo, hi])
     ax.loglog(xs, xs, "k-", linewidth=0.9, label="error = bound")
     ax.loglog(xs, fit.slack * xs, "k:", linewidth=0.9, label=f"error = {fit.slack:g} × bound")
-    ax.set_xlabel(r"fitted bound $c_0\delta + c_1\varepsilon + c_2 h + c_3\vartheta/h$")
-    ax.set_ylabel(r"measured error $\|Y_N - W(T)\|_F$")
-    ax.grid(True, which="major", alpha=0.3)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=7)
-    return ax
+    return _finish(ax, r"fitted bound $c_0\delta + c_1\varepsilon + c_2 h + c_3\vartheta/h$",
+                   r"measured error $\|Y_N - W(T)\|_F$", title)
 
 
 def error_vs_sigma_min(records, ax=None, key="label", sigma="sigma_min", error="error", ceiling=None):
@@ -162,11 +152,8 @@ def error_vs_sigma_min(records, ax=None, key="label", sigma="sigma_min", error="
     if any(not np.isfinite(r[error]) for r in records):
         ax.axhline(ceiling, color="0.6", linewidth=0.6)
         ax.plot([], [], "kx", label="run failed (non-finite / blow-up)")
-    ax.set_xlabel(r"smallest singular value $\sigma_{\min}(Y_0)$ (smaller to the right)")
-    ax.set_ylabel(r"error $\|Y_N - A(T)\|_F$")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7)
-    return ax
+    return _finish(ax, r"smallest singular value $\sigma_{\min}(Y_0)$ (smaller to the right)",
+                   r"error $\|Y_N - A(T)\|_F$")
 
 
 def rank_over_time(series, ax=None, title=None):
@@ -192,11 +179,7 @@ def conservation(series, ax=None, quantity="norm", floor=1e-17):
         ax.semilogy(t[1:], drift[1:], label=name, linewidth=1.2, marker=MARKERS[i % len(MARKERS)],
                     markevery=max(1, len(t) // 8), markersize=4)
     sym = {"norm": r"\|Y\|_F", "energy": r"E(Y)"}.get(quantity, quantity)
-    ax.set_xlabel("time t")
-    ax.set_ylabel(rf"relative drift $|{sym}(t) - {sym}(0)| / |{sym}(0)|$")
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7)
-    return ax
+    return _finish(ax, "time t", rf"relative drift $|{sym}(t) - {sym}(0)| / |{sym}(0)|$")
 
 
 def descent(checks, ax=None, allowance=None):

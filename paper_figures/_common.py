@@ -13,8 +13,9 @@ def setup_matplotlib():
     return plt
 
 
-def save_with_csv(fig, records, out_dir, name):
-    """Write ``<name>.png``/``.pdf`` and the CSV of ``records``; close the figure; return the paths."""
+def save_with_csv(fig, records, out_dir, name, extra=None):
+    """Write ``<name>.png``/``.pdf`` and the CSV of ``records`` (and ``<name><suffix>.csv`` for each
+    ``suffix: rows`` of ``extra``); close the figure; return the paths."""
     import matplotlib.pyplot as plt
 
     import dlra.diagnostics as dg
@@ -24,6 +25,8 @@ def save_with_csv(fig, records, out_dir, name):
     paths = dp.save(fig, base)
     plt.close(fig)
     paths.append(dg.to_csv(records, base + ".csv"))
+    for suffix, rows in (extra or {}).items():
+        paths.append(dg.to_csv(rows, base + suffix + ".csv"))
     return paths
 
 

@@ -34,7 +34,7 @@ def sweeps(quick=False):
 
 
 def make(out_dir, quick=False):
-    from _common import setup_matplotlib
+    from _common import save_with_csv, setup_matplotlib
     plt = setup_matplotlib()
     import dlra.plotting as dp
 
@@ -58,12 +58,7 @@ def make(out_dir, quick=False):
     axes[0].set_title(r"fit of $c_0\delta + c_1\varepsilon + c_2h + c_3\vartheta/h$ (NNLS, $c_i \geq 0$)")
     axes[1].set_title(r"the same fit with $c_2 = 0$: the $O(h)$ error is not bounded")
     axes[1].set_xlabel(r"fitted bound $c_0\delta + c_1\varepsilon + c_3\vartheta/h$")
-    base = os.path.join(out_dir, NAME)
-    paths = dp.save(fig, base)
-    plt.close(fig)
-    paths.append(dg.to_csv(rows, base + ".csv"))
-    paths.append(dg.to_csv(consts, base + "_constants.csv"))
-    return paths
+    return save_with_csv(fig, rows, out_dir, NAME, extra={"_constants": consts})
 
 
 if __name__ == "__main__":

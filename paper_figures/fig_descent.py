@@ -30,7 +30,7 @@ def compute(quick=False):
 
 
 def make(out_dir, quick=False):
-    from _common import setup_matplotlib
+    from _common import save_with_csv, setup_matplotlib
     plt = setup_matplotlib()
     import dlra.plotting as dp
 
@@ -46,18 +46,13 @@ def make(out_dir, quick=False):
     a1.legend(fontsize=7)
     dp.descent(checks, ax=a2)
     a2.set_title(r"per-step change vs the allowance $c_5\vartheta$ (crosses: violations)")
-    base = os.path.join(out_dir, NAME)
-    paths = dp.save(fig, base)
-    plt.close(fig)
     rows, summary = [], []
     for label, chk in checks.items():
         rows += chk.to_records(label=label, theta=theta, h=h)
         summary.append(dict(label=label, holds=chk.holds, failed=chk.failed, status=chk.status,
                             violations=int(chk.violating_steps.size), steps=int(chk.increments.size),
                             max_increment=chk.max_increment, allowance=chk.allowance, theta=theta, h=h))
-    paths.append(dg.to_csv(rows, base + ".csv"))
-    paths.append(dg.to_csv(summary, base + "_summary.csv"))
-    return paths
+    return save_with_csv(fig, rows, out_dir, NAME, extra={"_summary": summary})
 
 
 if __name__ == "__main__":
