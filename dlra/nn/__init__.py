@@ -16,10 +16,14 @@ from .layers import DenseLayer, FactoredGradient, LowRankLayer, dense_init, geom
 from .losses import CrossEntropy, Loss, MeanSquaredError, get_loss, one_hot
 from .baselines import VanillaFactorGD
 from .network import MLP
+from .conv import Conv2D
+from .lenet import LeNet5
 from .training import Trainer, training_parameter_counts
 
 __all__ = [
     "MLP",
+    "Conv2D",
+    "LeNet5",
     "DenseLayer",
     "LowRankLayer",
     "FactoredGradient",
