@@ -17,6 +17,7 @@ from .losses import CrossEntropy, Loss, MeanSquaredError, get_loss, one_hot
 from .baselines import VanillaFactorGD
 from .network import MLP
 from .training import Trainer, training_parameter_counts
+from .svd_training import SVDLayer, SVDTrainer, SVDTraining, svd_mlp
 
 __all__ = [
     "MLP",
@@ -34,4 +35,8 @@ __all__ = [
     "Trainer",
     "training_parameter_counts",
     "VanillaFactorGD",
+    "SVDLayer",
+    "SVDTrainer",
+    "SVDTraining",
+    "svd_mlp",
 ]
