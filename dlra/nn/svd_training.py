@@ -341,7 +341,7 @@ class SVDTrainer(Trainer):
         fixed random subset of that many training samples (drawn once from the seed).
     train_biases : bool
         False keeps the biases at their values (zero for a bias-free network, as Theorems 1-3 assume).
-    optimizer, lr, momentum, batch_size, seed, progress, eval_batch_size, lr_decay
+    optimizer, lr, momentum, batch_size, seed, progress, eval_batch_size, lr_decay, threads
         As for :class:`dlra.nn.Trainer` (default optimiser Adam).
 
     The history has the columns of :class:`dlra.nn.Trainer` plus ``delta``, ``selection_evaluations``,
@@ -354,7 +354,7 @@ class SVDTrainer(Trainer):
     def __init__(self, net, *, lambda_o=DEFAULT_LAMBDA_O, lambda_r=DEFAULT_LAMBDA_R, regularizer="nuclear",
                  epsilon=None, delta_precision=1 / 64, rank_rule="theorem", selection_samples=None,
                  train_biases=True, optimizer="adam", lr=None, momentum=0.9, batch_size=256, seed=0,
-                 progress=True, eval_batch_size=4096, lr_decay=1.0):
+                 progress=True, eval_batch_size=4096, lr_decay=1.0, threads=None):
         if not isinstance(net, MLP):
             raise TypeError(f"net must be a dlra.nn.MLP, got {type(net).__name__}")
         dense = [k + 1 for k, layer in enumerate(net.layers) if not layer.lowrank]
@@ -377,7 +377,8 @@ class SVDTrainer(Trainer):
         integrator = SVDTraining(make_optimizer(optimizer, momentum), lambda_o=lambda_o, lambda_r=lambda_r,
                                  regularizer=regularizer, frozen=frozen)
         super().__init__(net, integrator, optimizer=optimizer, lr=lr, momentum=momentum, batch_size=batch_size,
-                         seed=seed, progress=progress, eval_batch_size=eval_batch_size, lr_decay=lr_decay)
+                         seed=seed, progress=progress, eval_batch_size=eval_batch_size, lr_decay=lr_decay,
+                         threads=threads)
         self.epsilon = None if epsilon is None else float(epsilon)
         self.delta_precision = float(delta_precision)
         self.rank_rule = rank_rule
