@@ -14,10 +14,33 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_open", "write_csv", "write_text", "save_npz"]
+__all__ = ["atomic_open", "write_csv", "write_text", "save_npz", "remove_stale_temporaries"]
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+def _temporary_pattern(name):
+    return f".{name}.*.tmp"
+
+
+def remove_stale_temporaries(path):
+    """Delete the temporaries a killed writer left next to ``path`` (``.NAME.*.tmp``); returns them.
+
+    A process killed between creating the temporary and ``os.replace`` (SIGKILL, power loss)
+    leaves it behind; call this when a run starts writing ``path`` again. Only files matching this
+    module's own naming are touched."""
+    path = Path(path)
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for tmp in path.parent.glob(_temporary_pattern(path.name)):
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except FileNotFoundError:  # another process cleaned it up first
+            pass
+    return removed
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Training loop for dynamical low-rank training (DLRT) and its baselines (DESIGN.md §6).
+"""Training loop for dynamical low-rank training (DLRT) and its baselines.
 
 DLRT (Schotthöfer, Zangrando, Kusch, Ceruti & Tudisco, "Low-rank lottery tickets: finding
 efficient low-rank neural networks via matrix differential equations", NeurIPS 2022) is the
@@ -18,8 +18,8 @@ of the state and are updated in the S pass by the core.
 
 **Forward/backward passes per step.** The K- and L-steps both start at W0 and share one pass. In
 the rank-adaptive BUG the augmented S-step starts at Û Ŝ0 V̂ᵀ = W0 exactly, so the core reuses that
-same evaluation: with an SGD or Adam substep a DLRT step costs **one** pass (DESIGN.md §6 says two;
-the reference codes use three). The fixed-rank :class:`dlra.BUG` starts its S-step from
+same evaluation: with an SGD or Adam substep a DLRT step costs **one** pass (the
+reference codes of the DLRT paper use three). The fixed-rank :class:`dlra.BUG` starts its S-step from
 M S0 Nᵀ ≠ W0 and costs two. The trainer records the passes in its history (``passes``).
 
 Any other core method (``"bug"``, ``"ksl"``, ``"parallel_bug"``, …; see :data:`dlra.METHODS`)
@@ -29,14 +29,13 @@ the same optimiser substep, on a network without low-rank layers) and ``"vanilla
 
 Reproducibility: the mini-batch order comes from ``np.random.default_rng(seed)``; two trainers with
 the same seed on networks built with the same seed produce bitwise identical weights. Checkpoints
-(:meth:`Trainer.save_checkpoint`, written atomically) hold the parameters, the optimiser state
+(:meth:`Trainer.save_checkpoint`, :mod:`dlra.nn.checkpoint`, written atomically) hold the parameters, the optimiser state
 (moments and the bases they are expressed in), the epoch and step counters, the time t, the state
 of the random generator and the history; :meth:`Trainer.from_checkpoint` continues exactly where
 the run stopped (same weights, bit for bit, as an uninterrupted run).
 """
 from __future__ import annotations
 
-import json
 import numbers
 import time
 from pathlib import Path
@@ -44,12 +43,12 @@ from pathlib import Path
 import numpy as np
 
 from ..integrators import METHODS, FullRank, Integrator
-from ..io import save_npz, write_csv
-from ..lowrank import LowRank
+from ..io import remove_stale_temporaries, write_csv
 from ..substep import SGD, Adam, SubstepSolver
 from ..truncation import AbsoluteTolerance, RelativeTolerance
+from . import checkpoint
 from .baselines import VanillaFactorGD
-from .layers import DenseLayer, LowRankLayer
+from .checkpoint import CHECKPOINT_VERSION
 from .network import MLP
 
 __all__ = ["Trainer", "make_optimizer", "make_integrator", "training_parameter_counts", "DEFAULT_LR",
@@ -59,7 +58,6 @@ __all__ = ["Trainer", "make_optimizer", "make_integrator", "training_parameter_c
 DEFAULT_LR = {"adam": 3e-3, "sgd": 0.1, "momentum": 0.05}
 #: default relative tolerance of the rank-adaptive methods when neither tau nor theta is given
 DEFAULT_TAU = 0.1
-CHECKPOINT_VERSION = 1
 
 _OPTIMIZERS = ("adam", "sgd", "momentum")
 
@@ -117,7 +115,7 @@ def make_integrator(method="dlrt", optimizer="adam", *, tau=None, theta=None, mi
 
 
 def training_parameter_counts(net, method="dlrt"):
-    """Parameter counts and compression rates of ``net`` trained by ``method`` (DESIGN.md §6).
+    """Parameter counts and compression rates of ``net`` trained by ``method``.
 
     Convention (that of :meth:`dlra.nn.MLP.parameter_counts`), per layer m × n of rank r, with the
     bias (m) and dense layers (m n + m) always counted in full:
@@ -136,66 +134,6 @@ def training_parameter_counts(net, method="dlrt"):
         counts["training"] = counts["inference"]
         counts["compression_training"] = counts["compression_inference"]
     return counts
-
-
-# ------------------------------------------------------------------------------ serialisation
-def _pack(obj, arrays):
-    """JSON-able structure with every ndarray replaced by a reference into ``arrays``."""
-    if isinstance(obj, LowRank):
-        return {"__lowrank__": [_pack(obj.U, arrays), _pack(obj.S, arrays), _pack(obj.V, arrays)]}
-    if isinstance(obj, np.ndarray):
-        key = f"a{len(arrays)}"
-        # keep the memory layout: BLAS may round differently for C- and Fortran-ordered operands
-        if obj.ndim == 2 and not obj.flags.c_contiguous and obj.strides[0] < obj.strides[1]:
-            obj = np.asfortranarray(obj)
-        arrays[key] = obj
-        return {"__array__": key}
-    if isinstance(obj, dict):
-        for k in obj:
-            if not isinstance(k, str):
-                raise TypeError(f"cannot serialise a dict key of type {type(k).__name__}")
-        return {"__dict__": {k: _pack(v, arrays) for k, v in obj.items()}}
-    if isinstance(obj, (list, tuple)):
-        return [_pack(v, arrays) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    raise TypeError(f"cannot serialise an object of type {type(obj).__name__}")
-
-
-def _unpack(obj, arrays):
-    if isinstance(obj, dict):
-        if "__array__" in obj:
-            return arrays[obj["__array__"]]
-        if "__lowrank__" in obj:
-            U, S, V = (_unpack(v, arrays) for v in obj["__lowrank__"])
-            return LowRank(U, S, V)
-        return {k: _unpack(v, arrays) for k, v in obj["__dict__"].items()}
-    if isinstance(obj, list):
-        return [_unpack(v, arrays) for v in obj]
-    return obj
-
-
-def _architecture(net):
-    return {
-        "layers": [{"n_in": layer.n_in, "n_out": layer.n_out, "activation": layer.activation,
-                    "lowrank": bool(layer.lowrank), "rank": int(layer.rank)} for layer in net.layers],
-        "loss": net.loss_fn.name,
-        "dtype": net.dtype.name,
-    }
-
-
-def _network_from_architecture(arch):
-    layers = []
-    for spec in arch["layers"]:
-        if spec["lowrank"]:
-            layers.append(LowRankLayer(spec["n_in"], spec["n_out"], spec["rank"], spec["activation"], rng=0))
-        else:
-            layers.append(DenseLayer(spec["n_in"], spec["n_out"], spec["activation"], rng=0))
-    return MLP(layers, loss=arch["loss"], dtype=arch["dtype"])
 
 
 def _split(data, name):
@@ -410,7 +348,8 @@ class Trainer:
             Total number of epochs (including those done before a checkpoint).
         out_dir : path, optional
             Where to write ``history.csv`` and ``ranks_per_step.csv`` after every epoch and
-            ``checkpoint.npz`` every ``checkpoint_every`` epochs and at the end (all atomically).
+            ``checkpoint.npz`` every ``checkpoint_every`` epochs and at the end (all atomically;
+            temporaries a killed earlier run left there are removed first).
         callback : callable, optional
             ``callback(row)`` after every epoch (e.g. to print it).
 
@@ -442,6 +381,9 @@ class Trainer:
             raise ValueError(f"data: x_train must have shape (n, {self.net.n_in}), got {X.shape}")
         X = np.ascontiguousarray(X, dtype=self.net.dtype)
         out_dir = None if out_dir is None else Path(out_dir)
+        if out_dir is not None:
+            for name in ("checkpoint.npz", "history.csv", "ranks_per_step.csv"):
+                remove_stale_temporaries(out_dir / name)
         n = X.shape[0]
         n_batches = -(-n // self.batch_size)
         tqdm = None
@@ -513,91 +455,38 @@ class Trainer:
         write_csv(out_dir / "history.csv", self.history)
         write_csv(out_dir / "ranks_per_step.csv", self.rank_history)
 
-    def _optimizer_state(self):
-        return getattr(self.integrator.substep, "state", None)
-
     def save_checkpoint(self, path):
         """Write everything needed to continue exactly (parameters, optimiser state, counters, random
-        generator state, history, configuration, architecture) as one ``.npz``, atomically.
-
-        The file holds numeric arrays and one JSON string (``meta``); it loads without pickle."""
-        arrays = {}
-        meta = {
-            "version": CHECKPOINT_VERSION,
-            "config": self.config,
-            "architecture": _architecture(self.net),
-            "epoch": self.epoch, "step": self.step, "t": self.t, "train_seconds": self.train_seconds,
-            "rng_state": self.rng.bit_generator.state,
-            "history": self.history,
-            "rank_history": self.rank_history,
-            "parameters": _pack(self.net.parameters(), arrays),
-            "optimizer_state": _pack(self._optimizer_state(), arrays),
-            "passes": self.net.passes,
-        }
-        meta = json.loads(json.dumps(meta, default=_json_default))
-        save_npz(path, meta=np.array(json.dumps(meta)), **arrays)
-        return Path(path)
+        generator state, history, configuration, architecture) as one ``.npz``, atomically, without
+        pickle (:func:`dlra.nn.checkpoint.save_checkpoint`)."""
+        return checkpoint.save_checkpoint(self, path)
 
     @staticmethod
     def read_checkpoint(path):
         """``(meta, arrays)`` of a checkpoint file (meta: the JSON part as a dict)."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint {path} does not exist")
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        meta = json.loads(str(arrays.pop("meta")))
-        if meta.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(f"checkpoint {path} has version {meta.get('version')}, expected {CHECKPOINT_VERSION}")
-        return meta, arrays
+        return checkpoint.read_checkpoint(path)
 
     def load_checkpoint(self, path):
         """Restore a checkpoint written by :meth:`save_checkpoint` into this trainer and its network.
 
         The network's architecture and the training configuration (method, optimiser, learning
-        rate, batch size, seed, truncation) must match the checkpoint's (``ValueError`` otherwise).
+        rate, batch size, seed, truncation) must match the checkpoint's
+        (:class:`~dlra.nn.checkpoint.CheckpointError`, a ``ValueError``, otherwise).
         """
-        meta, arrays = self.read_checkpoint(path)
-        arch = _architecture(self.net)
-        saved = meta["architecture"]
-        strip = (lambda a: [{k: v for k, v in spec.items() if k != "rank"} for spec in a["layers"]])
-        if strip(arch) != strip(saved) or arch["loss"] != saved["loss"] or arch["dtype"] != saved["dtype"]:
-            raise ValueError(f"checkpoint {path}: its network {saved} does not match this trainer's {arch}")
-        mismatched = [k for k in ("method", "optimizer", "lr", "lr_decay", "momentum", "batch_size", "seed",
-                                  "truncation")
-                      if meta["config"].get(k, 1.0 if k == "lr_decay" else None) != self.config.get(k)]
-        mismatched += [k for k in ("weight_decay", "frobenius_decay", "nuclear_decay")
-                       if meta["config"].get(k, 0.0) != self.config.get(k)]
-        if mismatched:
-            detail = ", ".join(f"{k}: checkpoint {meta['config'].get(k)!r} vs {self.config.get(k)!r}"
-                               for k in mismatched)
-            raise ValueError(f"checkpoint {path} was written with a different configuration ({detail})")
-        self.net.set_parameters(_unpack(meta["parameters"], arrays))
-        state = _unpack(meta["optimizer_state"], arrays)
-        if state is not None and hasattr(self.integrator.substep, "state"):
-            self.integrator.substep.state = state
-        self.epoch, self.step, self.t = int(meta["epoch"]), int(meta["step"]), float(meta["t"])
-        self.train_seconds = float(meta["train_seconds"])
-        self.rng.bit_generator.state = meta["rng_state"]
-        self.history = meta["history"]
-        self.rank_history = meta["rank_history"]
-        self.net.passes = int(meta.get("passes", self.net.passes))
-        return self
+        return checkpoint.load_checkpoint(self, path)
 
     @classmethod
     def from_checkpoint(cls, path, progress=True):
         """A trainer and network rebuilt from a checkpoint alone (architecture and configuration
         included), ready to continue with :meth:`fit`."""
-        meta, _ = cls.read_checkpoint(path)
-        cfg = meta["config"]
-        net = _network_from_architecture(meta["architecture"])
-        trainer = cls(net, method=cfg["method"], tau=cfg["tau"], theta=cfg["theta"],
-                      min_rank=cfg["min_rank"] if cfg["min_rank"] is not None else 1, max_rank=cfg["max_rank"],
-                      optimizer=cfg["optimizer"], lr=cfg["lr"], momentum=cfg["momentum"],
-                      batch_size=cfg["batch_size"], seed=cfg["seed"], progress=progress,
-                      lr_decay=cfg.get("lr_decay", 1.0), weight_decay=cfg.get("weight_decay", 0.0),
-                      frobenius_decay=cfg.get("frobenius_decay", 0.0), nuclear_decay=cfg.get("nuclear_decay", 0.0))
-        return trainer.load_checkpoint(path)
+        meta, arrays = checkpoint.read_checkpoint(path)
+        try:
+            net = checkpoint.network_from_architecture(meta["architecture"])
+            trainer = cls(net, progress=progress, **checkpoint.trainer_kwargs(meta))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise checkpoint.CheckpointError(f"checkpoint {path}: cannot rebuild the trainer from its "
+                                             f"architecture and configuration ({type(exc).__name__}: {exc})") from None
+        return checkpoint.load_checkpoint(trainer, path, meta, arrays)
 
     # -------------------------------------------------------------- summaries
     def summary(self):
@@ -609,10 +498,3 @@ class Trainer:
                 f"{row['ranks'] or 'dense'}, compression {row['compression_inference']:.1%} (inference) / "
                 f"{row['compression_training']:.1%} (training), {row['total_seconds']:.1f} s of training")
 
-
-def _json_default(obj):
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    raise TypeError(f"cannot serialise {type(obj).__name__}")
