@@ -18,7 +18,6 @@ after every step), ``checkpoint.npz`` (``--resume`` continues from it exactly) a
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from pathlib import Path
 
@@ -148,13 +147,10 @@ def plot_rank_evolution(rank_history, path, title=None, history=None):
 
 
 def _blas_limits(threads):
-    if not threads:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=threads, user_api="blas")
+    """BLAS limited to ``threads`` threads while training (0 = leave BLAS alone; dlra.threads)."""
+    from ..threads import blas_threads
+
+    return blas_threads(threads)
 
 
 def _format_row(row, epochs):

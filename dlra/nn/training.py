@@ -36,6 +36,7 @@ the run stopped (same weights, bit for bit, as an uninterrupted run).
 """
 from __future__ import annotations
 
+import functools
 import numbers
 import time
 from pathlib import Path
@@ -45,6 +46,7 @@ import numpy as np
 from ..integrators import METHODS, FullRank, Integrator
 from ..io import remove_stale_temporaries, write_csv
 from ..substep import SGD, Adam, SubstepSolver
+from ..threads import blas_threads, lowrank_step_work, resolve_threads
 from ..truncation import AbsoluteTolerance, RelativeTolerance
 from . import checkpoint
 from .baselines import VanillaFactorGD
@@ -149,6 +151,31 @@ def _split(data, name):
     return np.asarray(X), np.asarray(y)
 
 
+# ------------------------------------------------------------------------------ BLAS threads
+def network_work(net, batch_size):
+    """Multiply-adds of the largest product in one training step of ``net`` at ``batch_size``:
+    batch·m·n for a dense layer, max(batch·r·(m + n), max(m, n)·(2r)²) for a low-rank layer (its
+    factor products and the QR of the augmented basis)."""
+    work = 0
+    for layer in net.layers:
+        m, n = layer.n_out, layer.n_in
+        if layer.lowrank:
+            r = layer.rank
+            work = max(work, batch_size * r * (m + n), lowrank_step_work(m, n, r))
+        else:
+            work = max(work, batch_size * m * n)
+    return work
+
+
+def _blas_limited(method):
+    """Run a Trainer method under the trainer's BLAS thread limit (:meth:`Trainer.blas_limits`)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self.blas_limits():
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 # ------------------------------------------------------------------------------ trainer
 class Trainer:
     """Epochs of mini-batch training of an :class:`~dlra.nn.MLP` with a core integrator.
@@ -185,6 +212,12 @@ class Trainer:
         Show a tqdm progress bar over the mini-batches of each epoch.
     eval_batch_size : int
         Chunk size of the evaluation passes.
+    threads : int, optional
+        BLAS threads while :meth:`fit` runs: None (default) picks them from the matrix sizes
+        (one thread unless a product of the step exceeds :data:`dlra.threads.SINGLE_THREAD_WORK`
+        multiply-adds; the environment variable ``DLRA_NUM_THREADS`` overrides), 0 leaves BLAS
+        alone, n ≥ 1 limits it to n (see :mod:`dlra.threads`). Loops over :meth:`train_step` get
+        the same limits with ``with trainer.blas_limits(): ...``.
 
     Attributes
     ----------
@@ -200,9 +233,12 @@ class Trainer:
 
     def __init__(self, net, method="dlrt", *, tau=None, theta=None, min_rank=1, max_rank=None,
                  optimizer="adam", lr=None, momentum=0.9, batch_size=256, seed=0, progress=True,
-                 eval_batch_size=4096, lr_decay=1.0, weight_decay=0.0, frobenius_decay=0.0, nuclear_decay=0.0):
+                 eval_batch_size=4096, lr_decay=1.0, threads=None, weight_decay=0.0, frobenius_decay=0.0,
+                 nuclear_decay=0.0):
         if not isinstance(net, MLP):
             raise TypeError(f"net must be a dlra.nn.MLP, got {type(net).__name__}")
+        resolve_threads(threads)  # a bad value (or DLRA_NUM_THREADS) fails here, by name
+        self.threads = threads
         opt_name = optimizer if isinstance(optimizer, str) else type(optimizer).__name__
         if lr is None:
             if not isinstance(optimizer, str) or optimizer.lower() not in DEFAULT_LR:
@@ -336,6 +372,12 @@ class Trainer:
         X, y = split
         return self.net.evaluate(X, y, batch_size=self.eval_batch_size)
 
+    def blas_limits(self):
+        """Context manager with the BLAS thread limit of this trainer (``threads``; see
+        :func:`dlra.threads.blas_threads`), sized from the network and the batch size."""
+        return blas_threads(self.threads, network_work(self.net, self.batch_size))
+
+    @_blas_limited
     def fit(self, data, epochs, out_dir=None, checkpoint_every=1, callback=None):
         """Train until ``epochs`` epochs are completed (a resumed trainer continues from its counter).
 
