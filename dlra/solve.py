@@ -1,6 +1,7 @@
 """The front door: ``dlra.solve(F, Y0, t_span, h, method=...)`` in the style of ``solve_ivp``."""
 from __future__ import annotations
 
+import contextlib
 import numbers
 import time
 from dataclasses import dataclass, field as dc_field
@@ -12,6 +13,7 @@ from .field import NonFiniteError, VectorField, as_items, from_items, lowrank_in
 from .integrators import METHODS, Integrator
 from .integrators.base import check_state
 from .lowrank import LowRank
+from .threads import blas_threads, lowrank_step_work, resolve_threads
 
 __all__ = ["solve", "LowRankSolution"]
 
@@ -114,9 +116,18 @@ def _make_integrator(method, substep, truncation, theta, options):
         raise TypeError(f"bad option for method {method!r}: {err}") from None
 
 
+def _state_work(items):
+    """Multiply-adds of the largest product of a step on ``items`` (for the BLAS thread rule)."""
+    work = 0
+    for item in items:
+        m, n = item.shape
+        work = max(work, lowrank_step_work(m, n, item.rank) if isinstance(item, LowRank) else m * n * min(m, n))
+    return work
+
+
 def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, theta=None,
           truncation=None, substep=None, progress=False, max_norm="auto", step_callback=None,
-          **options):
+          threads=None, **options):
     """Integrate Ẏ = P(Y) F(t, Y) with a low-rank integrator and fixed step size h.
 
     Parameters
@@ -149,6 +160,11 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, th
         1e8·max(1, ‖Y0‖)).
     step_callback : callable ``(t, Y, step_info) -> bool``, optional
         Called after every step; returning True stops the run (status 1).
+    threads : int, optional
+        BLAS threads during the run: None (default) limits BLAS to one thread when the largest
+        product of a step, ≈ max(m, n)·(2r)² multiply-adds (m·n·min(m, n) for a dense item), is
+        below :data:`dlra.threads.SINGLE_THREAD_WORK` (``DLRA_NUM_THREADS`` overrides); 0 leaves
+        BLAS alone; n ≥ 1 limits it to n threads (:mod:`dlra.threads`).
     **options
         Passed to the integrator class (e.g. ``scheme="strang"`` for ``"ksl"``, ``tableau="rk4"``
         for ``"projected_rk"``).
@@ -159,6 +175,7 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, th
     """
     integrator = _make_integrator(method, substep, truncation, theta, options)
     name = integrator.name
+    resolve_threads(threads)  # a bad value (or DLRA_NUM_THREADS) fails here, by name
 
     # ---- t_span, h, t_eval
     try:
@@ -220,6 +237,8 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, th
     ranks = [[items[k].rank for k in lr]]
     discarded = []
     status, message = 0, "the solver successfully reached the end of the integration interval"
+    limits = contextlib.ExitStack()
+    limits.enter_context(blas_threads(threads, _state_work(items)))
     start = time.perf_counter()
     t = t0
     bar = tqdm(total=len(grid) - 1, desc=f"dlra {name}", disable=not progress, leave=False)
@@ -257,6 +276,7 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, th
                 break
     finally:
         bar.close()
+        limits.close()
     return LowRankSolution(
         t=np.array(t_saved), Y=Y_saved, t_steps=np.array([t0] + list(grid[1:nsteps + 1])),
         ranks=np.array(ranks, dtype=int), discarded=discarded, nfev=field.nfev, nsteps=nsteps,

@@ -12,15 +12,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from dlra.io import atomic_open, write_csv
+from dlra.io import save_figure as io_save_figure
 
 #: the paper's 5-layer network (784 → 500 → 500 → 500 → 500 → 10, four low-rank layers, dense output)
 FULL_SIZES = (784, 500, 500, 500, 500, 10)
@@ -183,23 +182,9 @@ def setup_matplotlib():
 
 
 def save_figure(fig, stem):
-    """Write ``stem.png`` and ``stem.pdf`` atomically (temporary file + os.replace); return the paths."""
+    """Write ``stem.png`` and ``stem.pdf`` atomically (:func:`dlra.io.save_figure`); return the paths."""
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for ext in ("png", "pdf"):
-        path = stem.with_suffix("." + ext)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="." + ext, dir=stem.parent)
-        os.close(fd)
-        try:
-            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        paths.append(path)
-    return paths
+    return [Path(p) for p in io_save_figure(fig, stem.with_suffix(""), dpi=150, bbox_inches="tight")]
 
 
 def write_markdown(path, text):

@@ -18,7 +18,6 @@ after every step), ``checkpoint.npz`` (``--resume`` continues from it exactly) a
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from pathlib import Path
 
@@ -37,6 +36,8 @@ def _method_choices():
 
 
 def build_parser():
+    from .factorized import INITS
+
     p = argparse.ArgumentParser(
         prog="dlra train",
         description="Train an MLP on MNIST with dynamical low-rank training (DLRT) or a baseline.",
@@ -63,6 +64,20 @@ def build_parser():
                    help="multiply the learning rate by this after every epoch (default 1: constant)")
     p.add_argument("--init-scale", type=float, default=1.0,
                    help="scale of the He/Glorot initialisation (0.41: PyTorch's default; RESULTS.md uses 0.05)")
+    p.add_argument("--init", default="spectral", choices=list(INITS),
+                   help="initialisation of the low-rank layers (default spectral: truncated SVD of the dense "
+                        "init; random: independent Gaussian factors; random_values / flat_values: spectral "
+                        "directions with random / equal singular values; random_directions: Haar directions "
+                        "with the spectral singular values)")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="L2 on the trained parameters: the factors U, V for --method vanilla, W for dense layers")
+    p.add_argument("--frobenius-decay", type=float, default=0.0,
+                   help="Frobenius decay (λ/2)‖W‖²_F of every weight matrix, as −λW in the vector field")
+    p.add_argument("--nuclear-decay", type=float, default=0.0,
+                   help="nuclear-norm penalty μ‖W‖_* of the low-rank layers, as −μ P Qᵀ in the vector field")
+    p.add_argument("--pretrain-steps", type=int, default=0,
+                   help="train the dense network this many steps first, then factorise it by truncated SVD "
+                        "at --rank and continue low-rank (default 0: low-rank from the start)")
     p.add_argument("--momentum", type=float, default=0.9, help="for --optimizer momentum")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--epochs", type=int, default=5, help="total number of epochs (also when resuming)")
@@ -132,13 +147,10 @@ def plot_rank_evolution(rank_history, path, title=None, history=None):
 
 
 def _blas_limits(threads):
-    if not threads:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=threads, user_api="blas")
+    """BLAS limited to ``threads`` threads while training (0 = leave BLAS alone; dlra.threads)."""
+    from ..threads import blas_threads
+
+    return blas_threads(threads)
 
 
 def _format_row(row, epochs):
@@ -150,6 +162,12 @@ def _format_row(row, epochs):
 
 
 def _check_args(parser, args):
+    for name in ("weight_decay", "frobenius_decay", "nuclear_decay", "pretrain_steps"):
+        value = getattr(args, name)
+        if not np.isfinite(value) or value < 0:
+            parser.error(f"--{name.replace('_', '-')} must be a finite number ≥ 0, got {value}")
+    if args.method == "dense" and (args.init != "spectral" or args.pretrain_steps):
+        parser.error("--init/--pretrain-steps: --method dense has no low-rank layers")
     for name in ("epochs", "checkpoint_every", "batch_size", "rank"):
         value = getattr(args, name)
         minimum = 0 if name == "epochs" else 1
@@ -166,6 +184,7 @@ def _check_args(parser, args):
 def main(argv=None):
     """Entry point of ``dlra train``; returns the exit status."""
     from ..data import load_mnist
+    from .factorized import factorize, pretrain_dense
     from .network import MLP
     from .training import Trainer
 
@@ -198,12 +217,22 @@ def main(argv=None):
         else:
             ranks = [min(args.rank, sizes[k], sizes[k + 1]) for k in range(len(sizes) - 2)] + [None]
         try:
-            net = MLP.from_sizes(sizes, ranks=ranks, activation=args.activation, dtype=args.dtype, rng=args.seed,
-                                 init_scale=args.init_scale)
+            if args.pretrain_steps:
+                net = MLP.from_sizes(sizes, ranks=None, activation=args.activation, dtype=args.dtype,
+                                     rng=args.seed, init_scale=args.init_scale)
+                pretrain_dense(net, data, args.pretrain_steps, optimizer=args.optimizer, lr=args.lr,
+                               batch_size=args.batch_size, seed=args.seed, progress=progress)
+                net = factorize(net, ranks)
+                print(f"pre-trained dense for {args.pretrain_steps} steps, factorised at ranks {net.ranks()}")
+            else:
+                net = MLP.from_sizes(sizes, ranks=ranks, activation=args.activation, dtype=args.dtype,
+                                     rng=args.seed, init_scale=args.init_scale,
+                                     **({"init": args.init} if ranks else {}))
             trainer = Trainer(net, args.method, tau=args.tau, theta=args.theta, min_rank=args.min_rank,
                               max_rank=args.max_rank, optimizer=args.optimizer, lr=args.lr,
                               lr_decay=args.lr_decay, momentum=args.momentum, batch_size=args.batch_size,
-                              seed=args.seed, progress=progress)
+                              seed=args.seed, progress=progress, weight_decay=args.weight_decay,
+                              frobenius_decay=args.frobenius_decay, nuclear_decay=args.nuclear_decay)
         except (ValueError, TypeError) as exc:
             parser.error(str(exc))
     print(f"data: {source}")

@@ -66,6 +66,50 @@ class _StatefulOptimizer(SubstepSolver):
     def reset(self):
         self.state = {}
 
+    def state_dict(self):
+        """The optimiser state, ``{flow key: {"lefts", "rights", "moments", "count"}}``: per substep
+        flow, the bases the moments are expressed in, the moments (lists of arrays by name) and
+        the number of steps taken. Holds references, not copies; JSON-able up to the arrays."""
+        return {key: {"lefts": list(entry["lefts"]), "rights": list(entry["rights"]),
+                      "moments": {name: list(values) for name, values in entry["moments"].items()},
+                      "count": int(entry["count"])}
+                for key, entry in self.state.items()}
+
+    def load_state_dict(self, state):
+        """Replace the state by one from :meth:`state_dict` (checked for structure first)."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict, got {type(state).__name__}")
+        names = set(self._moment_names)
+        new = {}
+        for key, entry in state.items():
+            if not isinstance(entry, dict) or set(entry) != {"lefts", "rights", "moments", "count"}:
+                raise ValueError(f"state[{key!r}] must hold lefts, rights, moments and count")
+            moments, lefts, rights = entry["moments"], entry["lefts"], entry["rights"]
+            if not isinstance(moments, dict) or set(moments) != names:
+                raise ValueError(f"state[{key!r}]['moments'] must hold {sorted(names)} for {type(self).__name__}")
+            count = entry["count"]
+            if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
+                raise ValueError(f"state[{key!r}]['count'] must be a nonnegative integer, got {count!r}")
+            n = len(lefts)
+            if not (isinstance(lefts, list) and isinstance(rights, list) and len(rights) == n
+                    and all(isinstance(v, list) and len(v) == n for v in moments.values())):
+                raise ValueError(f"state[{key!r}]: lefts, rights and moments must be lists of one length")
+            for i in range(n):
+                shapes = {np.shape(moments[name][i]) for name in names}
+                if len(shapes) != 1 or any(not isinstance(moments[name][i], np.ndarray) for name in names):
+                    raise ValueError(f"state[{key!r}]: the moments of item {i} must be arrays of one shape")
+                (shape,) = shapes
+                for side, bases, axis in (("lefts", lefts, 0), ("rights", rights, 1)):
+                    basis = bases[i]
+                    if basis is None:
+                        continue
+                    if not isinstance(basis, np.ndarray) or basis.ndim != 2 or len(shape) != 2 \
+                            or basis.shape[1] != shape[axis]:
+                        raise ValueError(f"state[{key!r}]['{side}'][{i}] does not fit the moments of shape {shape}")
+            new[key] = {"lefts": list(lefts), "rights": list(rights),
+                        "moments": {name: list(values) for name, values in moments.items()}, "count": int(count)}
+        self.state = new
+
     def _carried(self, flow, z0, names):
         """State for ``flow.key`` rotated into the flow's current bases (zeros when new)."""
         lefts, rights = flow.left_bases, flow.right_bases
@@ -103,6 +147,7 @@ class SGD(_StatefulOptimizer):
         if not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
         self.momentum = float(momentum)
+        self._moment_names = ("b",)
         self.order = 1 if self.momentum == 0 else None
         self.stateful = self.momentum != 0
 
@@ -135,6 +180,7 @@ class Adam(_StatefulOptimizer):
         if not isinstance(eps, numbers.Real) or eps <= 0:
             raise ValueError(f"eps must be positive, got {eps!r}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self._moment_names = ("m", "v")
 
     def __repr__(self):
         return f"Adam(beta1={self.beta1:g}, beta2={self.beta2:g}, eps={self.eps:g})"
