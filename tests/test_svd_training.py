@@ -164,3 +164,32 @@ def test_bad_arguments_are_named():
         SVDTrainer(MLP.from_sizes([4, 3, 2], ranks=[2, None]), progress=False)
     with pytest.raises(TypeError, match="net"):
         SVDTrainer("net")
+
+
+def test_cli_method_svd_trains_selects_and_resumes(tmp_path, capsys):
+    from dlra.nn.cli import main
+
+    args = ["--method", "svd", "--epsilon", "0.05", "--delta-precision", "0.125", "--lambda-o", "0.5",
+            "--lambda-r", "1e-3", "--regularizer", "hoyer", "--widths", "16", "--train-limit", "600",
+            "--data-dir", "embedded", "--no-progress", "--no-plot", "--out", str(tmp_path)]
+    assert main(args + ["--epochs", "1"]) == 0
+    assert main(args + ["--epochs", "2", "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "SVDTrainer(lambda_o=0.5, lambda_r=0.001, regularizer='hoyer', epsilon=0.05" in out
+    assert "resuming from" in out
+    import csv
+    rows = list(csv.DictReader(open(tmp_path / "history.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert all(float(r["selection_loss_change"]) < 0.05 for r in rows)
+    assert all(int(r["selection_evaluations"]) <= 4 for r in rows)   # ⌊log₂ 8⌋ + 1 midpoints
+
+
+@pytest.mark.parametrize("extra, flag", [(["--tau", "0.1"], "--tau"), (["--epsilon", "-1"], "epsilon"),
+                                         (["--delta-precision", "2"], "delta_precision")])
+def test_cli_method_svd_bad_options(tmp_path, capsys, extra, flag):
+    from dlra.nn.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--method", "svd", "--data-dir", "embedded", "--out", str(tmp_path), *extra])
+    assert exc.value.code == 2
+    assert flag in capsys.readouterr().err
