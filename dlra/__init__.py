@@ -16,8 +16,8 @@ from .integrators import (BUG, METHODS, AdaptiveBUG, AugmentedBUG, FullRank, Int
 from .lowrank import LowRank
 from .solve import LowRankSolution, solve
 from .substep import SGD, Adam, ClosedForm, ExplicitEuler, RungeKutta, ScipyIVP
-from .truncation import (AbsoluteTolerance, Energy, FixedRank, RelativeSingularValue, RelativeTolerance,
-                         TruncationRule)
+from .truncation import (AbsoluteTolerance, Energy, FixedRank, RateTolerance, RelativeSingularValue,
+                         RelativeTolerance, TruncationRule)
 
 __version__ = "0.1.0"
 
@@ -28,5 +28,5 @@ __all__ = [
     "AugmentedBUG", "AdaptiveBUG", "ParallelBUG", "MidpointBUG", "NaiveFactorODE", "FullRank",
     "RungeKutta", "ExplicitEuler", "ScipyIVP", "ClosedForm", "SGD", "Adam",
     "TruncationRule", "AbsoluteTolerance", "RelativeTolerance", "FixedRank", "RelativeSingularValue",
-    "Energy", "problems", "substep", "truncation",
+    "Energy", "RateTolerance", "problems", "substep", "truncation",
 ]
