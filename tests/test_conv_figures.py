@@ -1,35 +1,11 @@
 """Smoke tests of the LeNet5 scripts (paper_figures/lenet5_table.py, mnist_init_robustness.py
 --model lenet5, init_scale_study.py) in ``--quick`` mode on the embedded data, and a check that the
 selection stage never sees the test split."""
-import csv
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ROOT / "paper_figures"
-
-
-def _load(name):
-    if str(SCRIPTS) not in sys.path:
-        sys.path.insert(0, str(SCRIPTS))
-    spec = importlib.util.spec_from_file_location(f"_test_{name}", SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _rows(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-@pytest.fixture(autouse=True)
-def _embedded_only(monkeypatch):
-    monkeypatch.delenv("DLRA_DATA_DIR", raising=False)
+from test_mnist_figures import _embedded_only, _load, _rows  # noqa: F401  (helpers and autouse fixture)
 
 
 def test_lenet5_table_quick_selects_on_validation_only(tmp_path):
