@@ -37,3 +37,11 @@ def test_lenet5_robustness_and_init_scale_quick(tmp_path):
                                               "--no-progress"])
     rows = _rows(tmp_path / "init_scale.csv")
     assert len(rows) == 2 and all(r["model"] == "lenet5" for r in rows)
+
+
+def test_fc_table_selection_protocol_quick(tmp_path):
+    written = _load("mnist_table").main(["--quick", "--out", str(tmp_path), "--no-progress", "--select-lrs", "1e-3",
+                                         "--select-init-scales", "1.0", "--select-lr-decays", "1.0"])
+    assert (tmp_path / "selection.csv").is_file() and all(Path(p).is_file() for p in written)
+    for run in (d for d in (tmp_path / "runs").iterdir() if d.name.endswith("_valonly")):
+        assert all(np.isnan(float(r["test_acc"])) for r in _rows(run / "history.csv"))
