@@ -18,10 +18,15 @@ from .baselines import VanillaFactorGD
 from .factorized import (INITS, densify, effective_rank, factor_init, factorize, interpolate, pretrain_dense,
                          rank_above, regularized_field, spectral_init)
 from .network import MLP
+from .conv import Conv2D
+from .lenet import LeNet5
 from .training import Trainer, training_parameter_counts
+from .svd_training import SVDLayer, SVDTrainer, SVDTraining, svd_mlp
 
 __all__ = [
     "MLP",
+    "Conv2D",
+    "LeNet5",
     "DenseLayer",
     "LowRankLayer",
     "FactoredGradient",
@@ -36,6 +41,10 @@ __all__ = [
     "Trainer",
     "training_parameter_counts",
     "VanillaFactorGD",
+    "SVDLayer",
+    "SVDTrainer",
+    "SVDTraining",
+    "svd_mlp",
     "INITS",
     "spectral_init",
     "factor_init",

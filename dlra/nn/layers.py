@@ -120,6 +120,8 @@ class _Layer:
     """Shared parts: sizes, activation, bias column."""
 
     lowrank = False
+    #: whether ``linear(X, keep=True)`` remembers products for the backward pass of a gradient pass
+    keeps_forward = False
 
     def __init__(self, n_in, n_out, activation):
         self.n_in = _check_int(n_in, "n_in")
@@ -241,6 +243,7 @@ class LowRankLayer(_Layer):
     """
 
     lowrank = True
+    keeps_forward = True
 
     def __init__(self, n_in, n_out, rank, activation="relu", *, init=None, init_singular_values=None,
                  weight=None, b=None, rng=None, init_scale=1.0):
