@@ -17,11 +17,12 @@ after every step), ``checkpoint.npz`` (``--resume`` continues from it exactly) a
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from ..cli_support import CommandError, CommandParser, report, with_flag_names, writable_dir
 
 __all__ = ["main", "build_parser", "plot_rank_evolution"]
 
@@ -36,7 +37,7 @@ def _method_choices():
 
 
 def build_parser():
-    p = argparse.ArgumentParser(
+    p = CommandParser(
         prog="dlra train",
         description="Train an MLP on MNIST with dynamical low-rank training (DLRT) or a baseline.",
         epilog="Outputs in --out: history.csv, ranks_per_step.csv, checkpoint.npz, ranks.png.")
@@ -159,56 +160,87 @@ def _check_args(parser, args):
         parser.error(f"--blas-threads must be ≥ 0, got {args.blas_threads}")
 
 
-def main(argv=None):
-    """Entry point of ``dlra train``; returns the exit status."""
+def _load_data(parser, args):
+    """The MNIST splits of ``--data-dir``/``--validation``/``--train-limit`` (CommandError on bad input)."""
     from ..data import load_mnist
-    from .network import MLP
-    from .training import Trainer
 
-    parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    _check_args(parser, args)
-    out = Path(args.out)
-    checkpoint = out / "checkpoint.npz"
-
-    data = load_mnist(args.data_dir, validation=args.validation)
+    try:
+        data = load_mnist(args.data_dir, validation=args.validation)
+    except (ValueError, TypeError, OSError) as exc:
+        message = with_flag_names(parser, exc)
+        if message.startswith("--"):  # an argument of load_mnist: --validation, --data-dir
+            raise CommandError(message) from None
+        source = args.data_dir if args.data_dir is not None else "(DLRA_DATA_DIR)"
+        raise CommandError(f"--data-dir {source}: {message}") from None
     if args.train_limit is not None:
         data = {"x_train": data.x_train[:args.train_limit], "y_train": data.y_train[:args.train_limit],
                 "x_val": data.x_val, "y_val": data.y_val, "x_test": data.x_test, "y_test": data.y_test,
                 "repr": f"{data!r} (first {args.train_limit} training images)"}
-    source = data.get("repr") if isinstance(data, dict) else repr(data)
-    progress = not args.no_progress
+    return data
 
-    if args.resume and checkpoint.is_file():
+
+def _resume(checkpoint, progress):
+    from .checkpoint import CheckpointError
+    from .training import Trainer
+
+    try:
         trainer = Trainer.from_checkpoint(checkpoint, progress=progress)
-        print(f"resuming from {checkpoint} after epoch {trainer.epoch} (step {trainer.step}); "
-              f"configuration from the checkpoint: {trainer.config['integrator']}, lr {trainer.lr:g}, "
-              f"batch size {trainer.batch_size}, seed {trainer.seed}")
+    except (CheckpointError, OSError) as exc:
+        raise CommandError(f"--resume: {exc}") from None
+    print(f"resuming from {checkpoint} after epoch {trainer.epoch} (step {trainer.step}); "
+          f"configuration from the checkpoint: {trainer.config['integrator']}, lr {trainer.lr:g}, "
+          f"batch size {trainer.batch_size}, seed {trainer.seed}")
+    return trainer
+
+
+def _new_trainer(parser, args, n_in, progress):
+    from .network import MLP
+    from .training import Trainer
+
+    sizes = [n_in, *args.widths, 10]
+    if args.method in ("dense", "full"):
+        ranks = None
     else:
-        if args.resume:
-            print(f"no checkpoint at {checkpoint}: starting a new run")
-        n_in = data["x_train"].shape[1] if isinstance(data, dict) else data.n_features
-        sizes = [n_in, *args.widths, 10]
-        if args.method in ("dense", "full"):
-            ranks = None
-        else:
-            ranks = [min(args.rank, sizes[k], sizes[k + 1]) for k in range(len(sizes) - 2)] + [None]
-        try:
-            net = MLP.from_sizes(sizes, ranks=ranks, activation=args.activation, dtype=args.dtype, rng=args.seed,
-                                 init_scale=args.init_scale)
-            trainer = Trainer(net, args.method, tau=args.tau, theta=args.theta, min_rank=args.min_rank,
-                              max_rank=args.max_rank, optimizer=args.optimizer, lr=args.lr,
-                              lr_decay=args.lr_decay, momentum=args.momentum, batch_size=args.batch_size,
-                              seed=args.seed, progress=progress)
-        except (ValueError, TypeError) as exc:
-            parser.error(str(exc))
+        ranks = [min(args.rank, sizes[k], sizes[k + 1]) for k in range(len(sizes) - 2)] + [None]
+    try:
+        net = MLP.from_sizes(sizes, ranks=ranks, activation=args.activation, dtype=args.dtype, rng=args.seed,
+                             init_scale=args.init_scale)
+        return Trainer(net, args.method, tau=args.tau, theta=args.theta, min_rank=args.min_rank,
+                       max_rank=args.max_rank, optimizer=args.optimizer, lr=args.lr,
+                       lr_decay=args.lr_decay, momentum=args.momentum, batch_size=args.batch_size,
+                       seed=args.seed, progress=progress)
+    except (ValueError, TypeError) as exc:
+        raise CommandError(with_flag_names(parser, exc)) from None
+
+
+def _run(parser, args):
+    from .training import TrainingDiverged
+
+    out = writable_dir(args.out, "--out")  # before any computation
+    checkpoint = out / "checkpoint.npz"
+    progress = not args.no_progress
+    resume = args.resume and checkpoint.is_file()
+    if args.resume and not resume:
+        print(f"no checkpoint at {checkpoint}: starting a new run")
+    trainer = _resume(checkpoint, progress) if resume else None
+    data = _load_data(parser, args)
+    source = data.get("repr") if isinstance(data, dict) else repr(data)
+    n_in = data["x_train"].shape[1] if isinstance(data, dict) else data.n_features
+    if trainer is None:
+        trainer = _new_trainer(parser, args, n_in, progress)
+    elif trainer.net.n_in != n_in:
+        raise CommandError(f"--data-dir: the images have {n_in} features but the network of {checkpoint} "
+                           f"takes {trainer.net.n_in}")
     print(f"data: {source}")
     print(f"network: {trainer.net!r}")
     print(f"training: {trainer!r}")
 
-    with _blas_limits(args.blas_threads):
-        history = trainer.fit(data, args.epochs, out_dir=out, checkpoint_every=args.checkpoint_every,
-                              callback=lambda row: print(_format_row(row, args.epochs), flush=True))
+    try:
+        with _blas_limits(args.blas_threads):
+            history = trainer.fit(data, args.epochs, out_dir=out, checkpoint_every=args.checkpoint_every,
+                                  callback=lambda row: print(_format_row(row, args.epochs), flush=True))
+    except TrainingDiverged as exc:
+        raise CommandError(f"{exc} (--lr)") from None
     if not history:
         print("nothing to do (no epochs)")
         return 0
@@ -226,6 +258,18 @@ def main(argv=None):
           f"{last['params_dense']} dense; {last['passes_per_step']:g} forward/backward passes per step")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def main(argv=None):
+    """Entry point of ``dlra train``; returns the exit status (2 for a user error, printed as one
+    line ``dlra train: error: …`` naming the flag or file)."""
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    _check_args(parser, args)
+    try:
+        return _run(parser, args)
+    except CommandError as exc:
+        return report(parser.prog, exc)
 
 
 if __name__ == "__main__":  # pragma: no cover
