@@ -99,8 +99,8 @@ def _cmd_demo(args):
 
 
 def main(argv=None):
-    """Entry point of ``dlra``; returns the exit status (2 for a user error, printed as one line
-    ``dlra CMD: error: …`` naming the flag or file)."""
+    """Entry point of ``dlra``; returns the exit status; a user error is printed as the one line
+    ``dlra CMD: error: …`` naming the flag or file and raises ``SystemExit(2)``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = CommandParser(prog="dlra", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
@@ -125,7 +125,7 @@ def main(argv=None):
     try:
         return command(args)
     except CommandError as exc:
-        return report(f"dlra {args.command}", exc)
+        raise SystemExit(report(f"dlra {args.command}", exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

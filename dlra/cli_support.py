@@ -1,6 +1,6 @@
 """What every ``dlra`` command shares: user errors as one line ``dlra CMD: error: …`` and exit
-status 2 (never a traceback), and the check that an output directory is writable before any
-computation starts."""
+status 2 (``SystemExit(2)``, as argparse does; never a traceback), and the check that an output
+directory is writable before any computation starts."""
 from __future__ import annotations
 
 import argparse

@@ -123,13 +123,14 @@ def build_parser():
 
 def main(argv=None):
     """Command line: ``dlra figures [--quick] [--out DIR] [--only NAME ...] [--scripts DIR] [--list]``;
-    returns the exit status (2 for a user error, printed as one line naming the flag or folder)."""
+    returns the exit status; a user error is printed as one line naming the flag or folder and
+    raises ``SystemExit(2)``."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         directory = find_scripts_dir(args.scripts)
     except FileNotFoundError as exc:
-        return report(parser.prog, f"--scripts: {exc}" if args.scripts is not None else exc)
+        raise SystemExit(report(parser.prog, f"--scripts: {exc}" if args.scripts is not None else exc))
     if args.list:
         for name, script in FIGURES.items():
             print(f"{name:26s} {directory / script}")
@@ -137,7 +138,7 @@ def main(argv=None):
     try:
         writable_dir(args.out, "--out")
     except CommandError as exc:
-        return report(parser.prog, exc)
+        raise SystemExit(report(parser.prog, exc))
     written = generate_all(args.out, quick=args.quick, progress=not args.no_progress, only=args.only,
                            scripts_dir=directory)
     total = sum(len(v) for v in written.values())

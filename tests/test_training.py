@@ -352,6 +352,7 @@ def test_cli_baselines_and_other_methods(tmp_path, method):
 def test_cli_rejects_bad_arguments(tmp_path):
     from dlra.nn import cli as nn_cli
 
-    assert nn_cli.main(["--method", "bug", "--tau", "0.1", "--train-limit", "100", "--out", str(tmp_path)]) == 2
+    with pytest.raises(SystemExit):
+        nn_cli.main(["--method", "bug", "--tau", "0.1", "--train-limit", "100", "--out", str(tmp_path)])
     with pytest.raises(SystemExit):
         nn_cli.main(["--epochs", "-1", "--out", str(tmp_path)])
