@@ -210,23 +210,8 @@ def descent(checks, ax=None, allowance=None):
 
 
 def save(fig, path_without_suffix, formats=("png", "pdf"), dpi=150):
-    """Save a figure as PNG and PDF (atomically per file); returns the written paths."""
-    import os
-    import tempfile
+    """Save a figure as PNG and PDF (atomically per file, :func:`dlra.io.save_figure`); returns the
+    written paths."""
+    from .io import save_figure
 
-    paths = []
-    base = os.fspath(path_without_suffix)
-    os.makedirs(os.path.dirname(os.path.abspath(base)), exist_ok=True)
-    for fmt in formats:
-        final = f"{base}.{fmt}"
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=f".{fmt}", dir=os.path.dirname(os.path.abspath(final)))
-        os.close(fd)
-        try:
-            fig.savefig(tmp, format=fmt, dpi=dpi)
-            os.replace(tmp, final)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        paths.append(final)
-    return paths
+    return save_figure(fig, path_without_suffix, formats, dpi=dpi)

@@ -12,15 +12,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from dlra.io import atomic_open, write_csv
+from dlra.io import save_figure as io_save_figure
 
 #: the paper's 5-layer network (784 → 500 → 500 → 500 → 500 → 10, four low-rank layers, dense output)
 FULL_SIZES = (784, 500, 500, 500, 500, 10)
@@ -83,7 +82,9 @@ def run_name(cfg):
     if cfg.get("tau") is not None:
         parts.append(f"tau{cfg['tau']:g}")
     if cfg.get("rank") is not None:
-        parts.append(f"r{cfg['rank']}")
+        rank = cfg["rank"]
+        parts.append("r" + ("-".join("d" if r is None else str(r) for r in rank)
+                            if isinstance(rank, (list, tuple)) else str(rank)))
     if cfg.get("max_rank") is not None:
         parts.append(f"max{cfg['max_rank']}")
     if cfg.get("decay") is not None:
@@ -94,8 +95,10 @@ def run_name(cfg):
         parts.append(f"init{cfg['init_scale']:g}")
     if cfg.get("lr_decay", 1.0) != 1.0:
         parts.append(f"lrdecay{cfg['lr_decay']:g}")
-    parts += [cfg["optimizer"], f"lr{cfg['lr']:g}", f"bs{cfg['batch_size']}",
-              "w" + "-".join(str(s) for s in cfg["sizes"][1:-1]), f"e{cfg['epochs']}", f"seed{cfg['seed']}"]
+    arch = (cfg["model"] if cfg.get("model", "mlp") != "mlp"
+            else "w" + "-".join(str(s) for s in cfg["sizes"][1:-1]))
+    parts += [cfg["optimizer"], f"lr{cfg['lr']:g}", f"bs{cfg['batch_size']}", arch, f"e{cfg['epochs']}",
+              f"seed{cfg['seed']}"]
     if cfg.get("data_tag"):
         parts.append(cfg["data_tag"])
     return "_".join(parts)
@@ -122,13 +125,14 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
     """Train one configuration (or reuse its finished results) and return ``(history, ranks_per_step,
     info)`` read back from ``<out_dir>/runs/<run_name(cfg)>/``.
 
-    ``cfg`` keys: method ("dlrt", "dense", "vanilla" or a core method name), sizes, rank (initial rank
-    of the low-rank layers; None for dense), max_rank, min_rank, tau, decay (σ_j = decay^-j initial
+    ``cfg`` keys: method ("dlrt", "dense", "vanilla" or a core method name), model ("mlp", the
+    default, with ``sizes``; or "lenet5"), rank (initial rank of the low-rank layers, an int or one
+    entry per layer; None for dense), max_rank, min_rank, tau, decay (σ_j = decay^-j initial
     singular values times sigma_max, else the spectral initialisation), optimizer, lr, batch_size, epochs, seed.
     """
     from threadpoolctl import threadpool_limits
 
-    from dlra.nn import MLP, Trainer
+    from dlra.nn import MLP, LeNet5, Trainer
 
     run_dir = Path(out_dir) / "runs" / run_name(cfg)
     info_path = run_dir / "run.json"
@@ -139,11 +143,16 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
     run_dir.mkdir(parents=True, exist_ok=True)
     options = {}
     if cfg.get("decay") is not None:
-        r = cfg["rank"]
         scale = float(cfg.get("sigma_max") or 1.0)
-        options["init_singular_values"] = scale * float(cfg["decay"]) ** (-np.arange(r, dtype=float))
-    net = MLP.from_sizes(cfg["sizes"], ranks=cfg.get("rank"), rng=cfg["seed"], dtype=np.float32,
-                         init_scale=cfg.get("init_scale", 1.0), **options)
+        options["init_singular_values"] = (lambda r: scale * float(cfg["decay"]) ** (-np.arange(r, dtype=float)))
+    if cfg.get("model", "mlp") == "lenet5":
+        net = LeNet5(ranks=cfg.get("rank"), rng=cfg["seed"], dtype=np.float32, init_scale=cfg.get("init_scale", 1.0),
+                     **options)
+    else:
+        if options:
+            options["init_singular_values"] = options["init_singular_values"](cfg["rank"])
+        net = MLP.from_sizes(cfg["sizes"], ranks=cfg.get("rank"), rng=cfg["seed"], dtype=np.float32,
+                             init_scale=cfg.get("init_scale", 1.0), **options)
     kwargs = {}
     if cfg.get("tau") is not None:
         kwargs["tau"] = cfg["tau"]
@@ -183,23 +192,9 @@ def setup_matplotlib():
 
 
 def save_figure(fig, stem):
-    """Write ``stem.png`` and ``stem.pdf`` atomically (temporary file + os.replace); return the paths."""
+    """Write ``stem.png`` and ``stem.pdf`` atomically (:func:`dlra.io.save_figure`); return the paths."""
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for ext in ("png", "pdf"):
-        path = stem.with_suffix("." + ext)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="." + ext, dir=stem.parent)
-        os.close(fd)
-        try:
-            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        paths.append(path)
-    return paths
+    return [Path(p) for p in io_save_figure(fig, stem.with_suffix(""), dpi=150, bbox_inches="tight")]
 
 
 def write_markdown(path, text):

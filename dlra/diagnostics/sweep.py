@@ -21,7 +21,6 @@ import csv
 import itertools
 import math
 import os
-import tempfile
 import time
 
 import numpy as np
@@ -223,24 +222,14 @@ def _columns(records):
 
 
 def to_csv(records, path, columns=None):
-    """Write the records as CSV (header = union of keys), atomically (temp file + os.replace)."""
+    """Write the records as CSV (header = union of keys; floats at full precision), atomically
+    (:func:`dlra.io.write_csv`); returns the path."""
+    from ..io import write_csv
+
     records = list(records)
     columns = list(columns) if columns is not None else _columns(records)
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=directory)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-            writer.writeheader()
-            for r in records:
-                writer.writerow({k: _fmt(r.get(k, "")) for k in columns})
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_csv(path, ({k: _fmt(r.get(k, "")) for k in columns} for r in records), columns)
     return path
 
 

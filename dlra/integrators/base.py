@@ -107,6 +107,9 @@ class Integrator:
             raise ValueError(f"h must be a positive finite number, got {h!r}")
         if isinstance(t, bool) or not isinstance(t, numbers.Real) or not np.isfinite(t):
             raise ValueError(f"t must be a finite real number, got {t!r}")
+        rule = getattr(self, "truncation", None)
+        if hasattr(rule, "set_step_size"):  # rules scaled with the step (e.g. RateTolerance)
+            rule.set_step_size(float(h))
         field = VectorField.wrap(F, items, multi)
         new_items = self._step_impl(field, float(t), items, float(h))
         return from_items(new_items, multi)

@@ -37,7 +37,8 @@ CHECKPOINT_VERSION = 1
 _REQUIRED = ("version", "config", "architecture", "epoch", "step", "t", "train_seconds", "rng_state",
              "history", "rank_history", "parameters", "optimizer_state")
 #: configuration entries that must agree between a checkpoint and the trainer loading it
-_MATCHED = ("method", "optimizer", "lr", "lr_decay", "momentum", "batch_size", "seed", "truncation")
+_MATCHED = ("method", "optimizer", "lr", "lr_decay", "momentum", "batch_size", "seed", "truncation",
+            "weight_decay", "frobenius_decay", "nuclear_decay")
 
 
 class CheckpointError(ValueError):
@@ -203,7 +204,9 @@ def trainer_kwargs(meta):
     return dict(method=cfg["method"], tau=cfg["tau"], theta=cfg["theta"],
                 min_rank=cfg["min_rank"] if cfg["min_rank"] is not None else 1, max_rank=cfg["max_rank"],
                 optimizer=cfg["optimizer"], lr=cfg["lr"], momentum=cfg["momentum"],
-                batch_size=cfg["batch_size"], seed=cfg["seed"], lr_decay=cfg.get("lr_decay", 1.0))
+                batch_size=cfg["batch_size"], seed=cfg["seed"], lr_decay=cfg.get("lr_decay", 1.0),
+                weight_decay=cfg.get("weight_decay", 0.0), frobenius_decay=cfg.get("frobenius_decay", 0.0),
+                nuclear_decay=cfg.get("nuclear_decay", 0.0))
 
 
 def _check_matches(trainer, meta, path):
@@ -212,7 +215,7 @@ def _check_matches(trainer, meta, path):
     strip = (lambda a: [{k: v for k, v in spec.items() if k != "rank"} for spec in a.get("layers", [])])
     if strip(arch) != strip(saved) or arch["loss"] != saved.get("loss") or arch["dtype"] != saved.get("dtype"):
         raise CheckpointError(f"checkpoint {path}: its network {saved} does not match this trainer's {arch}")
-    defaults = {"lr_decay": 1.0}
+    defaults = {"lr_decay": 1.0, "weight_decay": 0.0, "frobenius_decay": 0.0, "nuclear_decay": 0.0}
     mismatched = [k for k in _MATCHED if meta["config"].get(k, defaults.get(k)) != trainer.config.get(k)]
     if mismatched:
         detail = ", ".join(f"{k}: checkpoint {meta['config'].get(k)!r} vs {trainer.config.get(k)!r}"

@@ -32,17 +32,20 @@ DEFAULT_RANK = 64
 def _method_choices():
     from ..integrators import METHODS
 
-    return ["dlrt", "dense", "vanilla"] + sorted(METHODS)
+    return ["dlrt", "dense", "vanilla", "svd"] + sorted(METHODS)
 
 
 def build_parser():
+    from .factorized import INITS
+
     p = argparse.ArgumentParser(
         prog="dlra train",
         description="Train an MLP on MNIST with dynamical low-rank training (DLRT) or a baseline.",
         epilog="Outputs in --out: history.csv, ranks_per_step.csv, checkpoint.npz, ranks.png.")
     p.add_argument("--method", default="dlrt", choices=_method_choices(),
                    help="dlrt (= adaptive_bug, rank-adaptive BUG; default), dense (full-rank training), "
-                        "vanilla (W = U Vᵀ by gradient descent) or any core integrator")
+                        "vanilla (W = U Vᵀ by gradient descent), svd (W = U diag(s) Vᵀ with rank selection, "
+                        "see the svd options) or any core integrator")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--tau", type=float, default=None,
                    help="relative truncation tolerance τ (ϑ = τ‖Ŝ‖_F; default 0.1 for rank-adaptive methods)")
@@ -62,6 +65,20 @@ def build_parser():
                    help="multiply the learning rate by this after every epoch (default 1: constant)")
     p.add_argument("--init-scale", type=float, default=1.0,
                    help="scale of the He/Glorot initialisation (0.41: PyTorch's default; RESULTS.md uses 0.05)")
+    p.add_argument("--init", default="spectral", choices=list(INITS),
+                   help="initialisation of the low-rank layers (default spectral: truncated SVD of the dense "
+                        "init; random: independent Gaussian factors; random_values / flat_values: spectral "
+                        "directions with random / equal singular values; random_directions: Haar directions "
+                        "with the spectral singular values)")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="L2 on the trained parameters: the factors U, V for --method vanilla, W for dense layers")
+    p.add_argument("--frobenius-decay", type=float, default=0.0,
+                   help="Frobenius decay (λ/2)‖W‖²_F of every weight matrix, as −λW in the vector field")
+    p.add_argument("--nuclear-decay", type=float, default=0.0,
+                   help="nuclear-norm penalty μ‖W‖_* of the low-rank layers, as −μ P Qᵀ in the vector field")
+    p.add_argument("--pretrain-steps", type=int, default=0,
+                   help="train the dense network this many steps first, then factorise it by truncated SVD "
+                        "at --rank and continue low-rank (default 0: low-rank from the start)")
     p.add_argument("--momentum", type=float, default=0.9, help="for --optimizer momentum")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--epochs", type=int, default=5, help="total number of epochs (also when resuming)")
@@ -81,7 +98,32 @@ def build_parser():
                    help="BLAS threads while training (default 1: the matrices are small; 0 = leave as is)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plot", action="store_true", help="do not write ranks.png")
+    _add_svd_options(p)
     return p
+
+
+def _add_svd_options(p):
+    """Options of ``--method svd`` (SVD training + theory-driven rank selection, Guo & Yu 2025)."""
+    from .svd_training import DEFAULT_LAMBDA_O, DEFAULT_LAMBDA_R
+
+    g = p.add_argument_group("SVD training (--method svd: every layer U diag(s) Vᵀ, full rank at the start; "
+                             "--rank is not used)")
+    g.add_argument("--lambda-o", type=float, default=DEFAULT_LAMBDA_O,
+                   help=f"weight of the orthogonality loss (‖UᵀU − I‖² + ‖VᵀV − I‖²)/r² (default {DEFAULT_LAMBDA_O:g})")
+    g.add_argument("--lambda-r", type=float, default=DEFAULT_LAMBDA_R,
+                   help=f"weight of the singular-value regulariser (default {DEFAULT_LAMBDA_R:g})")
+    g.add_argument("--regularizer", default="nuclear", choices=["nuclear", "hoyer"],
+                   help="nuclear ‖s‖₁ (default) or Hoyer ‖s‖₁/‖s‖₂")
+    g.add_argument("--epsilon", type=float, default=None,
+                   help="training-loss tolerance ε of the rank selection after every epoch "
+                        "(default: none, plain SVD training)")
+    g.add_argument("--delta-precision", type=float, default=1 / 64,
+                   help="precision Δδ of the bisection on δ (default 1/64: 7 loss evaluations)")
+    g.add_argument("--rank-rule", default="theorem", choices=["theorem", "poster"],
+                   help="theorem: keep σ_i ≥ δσ₁ (default); poster: k = max{k : kσ_k/σ₁ ≥ δ}")
+    g.add_argument("--selection-samples", type=int, default=None,
+                   help="measure the selection's loss on a fixed random subset of this many training "
+                        "images (default: the whole training set)")
 
 
 def plot_rank_evolution(rank_history, path, title=None, history=None):
@@ -146,6 +188,19 @@ def _format_row(row, epochs):
 
 
 def _check_args(parser, args):
+    for name in ("weight_decay", "frobenius_decay", "nuclear_decay", "pretrain_steps"):
+        value = getattr(args, name)
+        if not np.isfinite(value) or value < 0:
+            parser.error(f"--{name.replace('_', '-')} must be a finite number ≥ 0, got {value}")
+    if args.method == "svd":
+        for flag, value in (("--tau", args.tau), ("--theta", args.theta), ("--pretrain-steps", args.pretrain_steps),
+                            ("--weight-decay", args.weight_decay), ("--frobenius-decay", args.frobenius_decay),
+                            ("--nuclear-decay", args.nuclear_decay)):
+            if value:
+                parser.error(f"{flag}: --method svd does not use it (its options: --lambda-o, --lambda-r, "
+                             "--regularizer, --epsilon, --delta-precision)")
+    if args.method == "dense" and (args.init != "spectral" or args.pretrain_steps):
+        parser.error("--init/--pretrain-steps: --method dense has no low-rank layers")
     for name in ("epochs", "checkpoint_every", "batch_size", "rank"):
         value = getattr(args, name)
         minimum = 0 if name == "epochs" else 1
@@ -162,7 +217,9 @@ def _check_args(parser, args):
 def main(argv=None):
     """Entry point of ``dlra train``; returns the exit status."""
     from ..data import load_mnist
+    from .factorized import factorize, pretrain_dense
     from .network import MLP
+    from .svd_training import SVDTrainer, svd_mlp
     from .training import Trainer
 
     parser = build_parser()
@@ -180,7 +237,8 @@ def main(argv=None):
     progress = not args.no_progress
 
     if args.resume and checkpoint.is_file():
-        trainer = Trainer.from_checkpoint(checkpoint, progress=progress)
+        svd = Trainer.read_checkpoint(checkpoint)[0]["config"].get("method") == "svd"
+        trainer = (SVDTrainer if svd else Trainer).from_checkpoint(checkpoint, progress=progress)
         print(f"resuming from {checkpoint} after epoch {trainer.epoch} (step {trainer.step}); "
               f"configuration from the checkpoint: {trainer.config['integrator']}, lr {trainer.lr:g}, "
               f"batch size {trainer.batch_size}, seed {trainer.seed}")
@@ -194,12 +252,32 @@ def main(argv=None):
         else:
             ranks = [min(args.rank, sizes[k], sizes[k + 1]) for k in range(len(sizes) - 2)] + [None]
         try:
-            net = MLP.from_sizes(sizes, ranks=ranks, activation=args.activation, dtype=args.dtype, rng=args.seed,
-                                 init_scale=args.init_scale)
-            trainer = Trainer(net, args.method, tau=args.tau, theta=args.theta, min_rank=args.min_rank,
-                              max_rank=args.max_rank, optimizer=args.optimizer, lr=args.lr,
-                              lr_decay=args.lr_decay, momentum=args.momentum, batch_size=args.batch_size,
-                              seed=args.seed, progress=progress)
+            if args.method == "svd":
+                net = svd_mlp(sizes, activation=args.activation, dtype=args.dtype, rng=args.seed,
+                              init_scale=args.init_scale)
+                trainer = SVDTrainer(net, lambda_o=args.lambda_o, lambda_r=args.lambda_r,
+                                     regularizer=args.regularizer, epsilon=args.epsilon,
+                                     delta_precision=args.delta_precision, rank_rule=args.rank_rule,
+                                     selection_samples=args.selection_samples, optimizer=args.optimizer,
+                                     lr=args.lr, lr_decay=args.lr_decay, momentum=args.momentum,
+                                     batch_size=args.batch_size, seed=args.seed, progress=progress)
+            elif args.pretrain_steps:
+                net = MLP.from_sizes(sizes, ranks=None, activation=args.activation, dtype=args.dtype,
+                                     rng=args.seed, init_scale=args.init_scale)
+                pretrain_dense(net, data, args.pretrain_steps, optimizer=args.optimizer, lr=args.lr,
+                               batch_size=args.batch_size, seed=args.seed, progress=progress)
+                net = factorize(net, ranks)
+                print(f"pre-trained dense for {args.pretrain_steps} steps, factorised at ranks {net.ranks()}")
+            else:
+                net = MLP.from_sizes(sizes, ranks=ranks, activation=args.activation, dtype=args.dtype,
+                                     rng=args.seed, init_scale=args.init_scale,
+                                     **({"init": args.init} if ranks else {}))
+            if args.method != "svd":
+                trainer = Trainer(net, args.method, tau=args.tau, theta=args.theta, min_rank=args.min_rank,
+                                  max_rank=args.max_rank, optimizer=args.optimizer, lr=args.lr,
+                                  lr_decay=args.lr_decay, momentum=args.momentum, batch_size=args.batch_size,
+                                  seed=args.seed, progress=progress, weight_decay=args.weight_decay,
+                                  frobenius_decay=args.frobenius_decay, nuclear_decay=args.nuclear_decay)
         except (ValueError, TypeError) as exc:
             parser.error(str(exc))
     print(f"data: {source}")
@@ -218,6 +296,8 @@ def main(argv=None):
     written = [out / "history.csv", out / "ranks_per_step.csv", checkpoint]
     if not args.no_plot:
         title = f"{trainer.method}, {trainer.config['truncation'] or 'fixed rank'}"
+        if trainer.method == "svd":
+            title = f"svd, ε = {trainer.config['epsilon']}, {trainer.config['rank_rule']} rule"
         written.append(plot_rank_evolution(trainer.rank_history, out / "ranks.png", title=title,
                                            history=trainer.history))
     print(trainer.summary())

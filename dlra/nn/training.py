@@ -233,7 +233,8 @@ class Trainer:
 
     def __init__(self, net, method="dlrt", *, tau=None, theta=None, min_rank=1, max_rank=None,
                  optimizer="adam", lr=None, momentum=0.9, batch_size=256, seed=0, progress=True,
-                 eval_batch_size=4096, lr_decay=1.0, threads=None):
+                 eval_batch_size=4096, lr_decay=1.0, threads=None, weight_decay=0.0, frobenius_decay=0.0,
+                 nuclear_decay=0.0):
         if not isinstance(net, MLP):
             raise TypeError(f"net must be a dlra.nn.MLP, got {type(net).__name__}")
         resolve_threads(threads)  # a bad value (or DLRA_NUM_THREADS) fails here, by name
@@ -260,6 +261,7 @@ class Trainer:
         if self.integrator.lowrank_state and not has_lowrank:
             raise ValueError(f"method={self.method!r} needs a network with low-rank layers; build it with "
                              "MLP.from_sizes(sizes, ranks=r)")
+        self._set_regularization(weight_decay, frobenius_decay, nuclear_decay)
         self.lr = float(lr)
         if isinstance(lr_decay, bool) or not isinstance(lr_decay, numbers.Real) or not 0 < lr_decay <= 1:
             raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay!r}")
@@ -278,6 +280,8 @@ class Trainer:
             "max_rank": getattr(truncation, "max_rank", None) if self.integrator.accepts_truncation else None,
             "truncation": repr(truncation) if self.integrator.accepts_truncation else None,
             "integrator": repr(self.integrator),
+            "weight_decay": self.weight_decay, "frobenius_decay": self.frobenius_decay,
+            "nuclear_decay": self.nuclear_decay,
         }
         self.rng = np.random.default_rng(self.seed)
         self.history = []
@@ -286,6 +290,44 @@ class Trainer:
         self.step = 0
         self.t = 0.0
         self.train_seconds = 0.0
+
+    def _set_regularization(self, weight_decay, frobenius_decay, nuclear_decay):
+        """Regularisers of the factorised-training study (:mod:`dlra.nn.factorized`): ``weight_decay``
+        is L2 on the trained parameters — the factors U, V for "vanilla" (λU, λV; an implicit nuclear
+        norm), W for dense layers; ``frobenius_decay`` (λ/2)‖W‖²_F as the term −λW of the vector field
+        (every method; for DLRT it is what L2 on K, L, S amounts to, so DLRT takes no
+        ``weight_decay``); ``nuclear_decay`` μ‖W‖_* of the low-rank layers (−μ P Qᵀ in the field)."""
+        from .factorized import regularized_field
+
+        vanilla = isinstance(self.integrator, VanillaFactorGD)
+        if weight_decay and not (vanilla or isinstance(self.integrator, FullRank)):
+            raise ValueError(f"weight_decay: L2 on the parameters is defined for the methods 'vanilla' (the "
+                             f"factors U, V) and 'dense'; for method {self.method!r} L2 on K, L, S equals the "
+                             "Frobenius decay of W (orthonormal bases): use frobenius_decay (or nuclear_decay)")
+        regularized_field(None, (), frobenius_decay=frobenius_decay, nuclear_decay=nuclear_decay,
+                          dense_decay=weight_decay)  # validates the three numbers
+        self.weight_decay, self.frobenius_decay = float(weight_decay), float(frobenius_decay)
+        self.nuclear_decay = float(nuclear_decay)
+        if vanilla:
+            self.integrator.weight_decay = self.weight_decay
+        elif self.integrator.lowrank_state and getattr(self.integrator, "orthonormal_factors", True):
+            # the DLRA integrators need orthonormal bases: factors given otherwise (e.g. init="random",
+            # independent Gaussian factors) are re-expressed as the same matrix in orthonormal bases
+            items = self.net.parameters()
+            tol = np.sqrt(np.finfo(self.net.dtype).eps)
+            for k in self.net.lowrank_indices():
+                if not items[k].is_orthonormal(atol=tol):
+                    items[k] = items[k].orthonormalize()
+            self.net.set_parameters(items)
+
+    def _field(self, X, y):
+        """The network's −∇L on the batch, plus the regularisers' terms."""
+        from .factorized import regularized_field
+
+        F = self.net.vector_field(X, y)
+        weights = range(0, 2 * len(self.net.layers), 2)
+        return regularized_field(F, weights, frobenius_decay=self.frobenius_decay,
+                                 nuclear_decay=self.nuclear_decay, dense_decay=self.weight_decay)
 
     def __repr__(self):
         return (f"Trainer(method={self.method!r}, integrator={self.integrator!r}, lr={self.lr:g}, "
@@ -300,7 +342,7 @@ class Trainer:
         net.parameters(), h=lr)``, then ``net.set_parameters``. Returns the mini-batch loss at the
         parameters the step started from."""
         net = self.net
-        F = net.vector_field(X, y)
+        F = self._field(X, y)
         losses = []
 
         def field(t, items):
@@ -361,7 +403,9 @@ class Trainer:
             ``train_acc``, ``val_loss``, ``val_acc``, ``test_loss``, ``test_acc`` (at the end of the
             epoch), ``ranks`` ("r1-r2-…"), ``rank_<layer>``, ``params_inference``,
             ``params_training``, ``params_dense``, ``compression_inference``,
-            ``compression_training`` (:func:`training_parameter_counts`), ``passes`` (forward/backward
+            ``compression_training`` (:func:`training_parameter_counts`), ``erank_<layer>`` and
+            ``rank1pct_<layer>`` for every layer (effective rank of Roy & Vetterli 2007 and the number
+            of singular values above 1 % of σ₁; :func:`dlra.nn.factorized.spectrum_columns`), ``passes`` (forward/backward
             passes in the epoch), ``passes_per_step``, ``seconds`` (training time of the epoch),
             ``total_seconds``, ``eval_seconds``.
         """
@@ -428,8 +472,11 @@ class Trainer:
         train_loss, train_acc = self._evaluate(train)
         val_loss, val_acc = self._evaluate(val)
         test_loss, test_acc = self._evaluate(test)
+        from .factorized import spectrum_columns
+
         counts = training_parameter_counts(self.net, self.integrator)
         ranks = self._rank_columns()
+        spectra = spectrum_columns(self.net)
         return {
             "epoch": self.epoch, "steps": self.step, "loss": loss,
             "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc,
@@ -440,7 +487,7 @@ class Trainer:
             "compression_training": counts["compression_training"],
             "passes": int(passes), "passes_per_step": passes / steps if steps else float("nan"),
             "seconds": seconds, "total_seconds": self.train_seconds,
-            "eval_seconds": time.perf_counter() - start,
+            **spectra, "eval_seconds": time.perf_counter() - start,
         }
 
     # -------------------------------------------------------------- output
