@@ -196,17 +196,9 @@ def test_cli_method_svd_bad_options(tmp_path, capsys, extra, flag):
 
 
 def _load_script(name):
-    import importlib.util
-    import sys
-    from pathlib import Path
+    from test_mnist_figures import _load   # the paper_figures loader of the MNIST script smoke tests
 
-    scripts = Path(__file__).resolve().parent.parent / "paper_figures"
-    if str(scripts) not in sys.path:
-        sys.path.insert(0, str(scripts))
-    spec = importlib.util.spec_from_file_location(f"_test_{name}", scripts / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load(name)
 
 
 def test_theorem_figure_quick(tmp_path, monkeypatch, capsys):
