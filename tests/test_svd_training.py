@@ -185,7 +185,7 @@ def test_cli_method_svd_trains_selects_and_resumes(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, flag", [(["--tau", "0.1"], "--tau"), (["--epsilon", "-1"], "epsilon"),
-                                         (["--delta-precision", "2"], "delta_precision")])
+                                         (["--delta-precision", "2"], "--delta-precision")])
 def test_cli_method_svd_bad_options(tmp_path, capsys, extra, flag):
     from dlra.nn.cli import main
 

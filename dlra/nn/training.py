@@ -43,23 +43,32 @@ from pathlib import Path
 
 import numpy as np
 
+from ..field import NonFiniteError
 from ..integrators import METHODS, FullRank, Integrator
 from ..io import remove_stale_temporaries, write_csv
+from ..progress import progress_bar
 from ..substep import SGD, Adam, SubstepSolver
 from ..threads import blas_threads, lowrank_step_work, resolve_threads
-from ..truncation import AbsoluteTolerance, RelativeTolerance
+from ..truncation import AbsoluteTolerance, RateTolerance, RelativeTolerance
 from . import checkpoint
 from .baselines import VanillaFactorGD
 from .checkpoint import CHECKPOINT_VERSION
 from .network import MLP
 
-__all__ = ["Trainer", "make_optimizer", "make_integrator", "training_parameter_counts", "DEFAULT_LR",
+__all__ = ["Trainer", "TrainingDiverged", "DIVERGENCE_FACTOR", "make_optimizer", "make_integrator", "training_parameter_counts", "DEFAULT_LR",
            "CHECKPOINT_VERSION"]
 
 #: default learning rate (step size h) per optimiser name
 DEFAULT_LR = {"adam": 3e-3, "sgd": 0.1, "momentum": 0.05}
 #: default relative tolerance of the rank-adaptive methods when neither tau nor theta is given
 DEFAULT_TAU = 0.1
+#: a mini-batch loss above this multiple of the first step's loss (at least 1) means divergence
+DIVERGENCE_FACTOR = 1e3
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became non-finite or exploded: the learning rate (step size) is too large."""
+
 
 _OPTIMIZERS = ("adam", "sgd", "momentum")
 
@@ -85,14 +94,16 @@ def _method_name(method):
 
 
 def make_integrator(method="dlrt", optimizer="adam", *, tau=None, theta=None, min_rank=1, max_rank=None,
-                    momentum=0.9):
-    """The integrator behind a method name (see :class:`Trainer`)."""
+                    momentum=0.9, tau_rate=None):
+    """The integrator behind a method name (see :class:`Trainer`); ``tau_rate`` selects the
+    step-scaled rule :class:`dlra.RateTolerance` (ϑ = τ h ‖Ŝ‖_F, lets the rank grow)."""
     substep = make_optimizer(optimizer, momentum)
     if isinstance(method, Integrator):
         return method
     name = _method_name(method)
-    if tau is not None and theta is not None:
-        raise ValueError("give only one of tau (relative tolerance) and theta (absolute tolerance)")
+    if sum(v is not None for v in (tau, theta, tau_rate)) > 1:
+        raise ValueError("give only one of tau (relative tolerance), theta (absolute tolerance) and tau_rate "
+                         "(relative tolerance per unit time)")
     if name == "dense":
         cls = FullRank
     elif name == "vanilla":
@@ -103,7 +114,7 @@ def make_integrator(method="dlrt", optimizer="adam", *, tau=None, theta=None, mi
         raise ValueError(f"method must be 'dlrt', 'dense', 'vanilla' or one of {', '.join(sorted(METHODS))}, "
                          f"got {method!r}")
     if not cls.accepts_truncation:
-        for arg, value in (("tau", tau), ("theta", theta), ("max_rank", max_rank)):
+        for arg, value in (("tau", tau), ("theta", theta), ("tau_rate", tau_rate), ("max_rank", max_rank)):
             if value is not None:
                 raise ValueError(f"{arg}: method {method!r} has a fixed rank and takes no truncation")
         if min_rank not in (None, 1):
@@ -111,6 +122,8 @@ def make_integrator(method="dlrt", optimizer="adam", *, tau=None, theta=None, mi
         return cls(substep=substep)
     if theta is not None:
         rule = AbsoluteTolerance(theta, min_rank=min_rank or 1, max_rank=max_rank)
+    elif tau_rate is not None:
+        rule = RateTolerance(tau_rate, min_rank=min_rank or 1, max_rank=max_rank)
     else:
         rule = RelativeTolerance(DEFAULT_TAU if tau is None else tau, min_rank=min_rank or 1, max_rank=max_rank)
     return cls(substep=substep, truncation=rule)
@@ -195,6 +208,9 @@ class Trainer:
         Truncation of the rank-adaptive methods: relative tolerance τ (ϑ = τ‖Ŝ‖_F, the rule of the
         DLRT paper and code) or absolute tolerance ϑ on the ℓ² tail of the singular values. Default:
         τ = 0.1. Fixed-rank methods reject them.
+    tau_rate : float, optional
+        Instead of tau/theta: :class:`dlra.RateTolerance`, ϑ = τ h ‖Ŝ‖_F with h the current learning
+        rate — lets the rank grow when the gradient needs new directions (documented default 0.1).
     min_rank, max_rank : int, optional
         Rank caps of the rank-adaptive methods.
     optimizer : {"adam", "sgd", "momentum"} or SubstepSolver
@@ -209,7 +225,7 @@ class Trainer:
         Seed of the mini-batch order (``np.random.default_rng(seed)``). Build the network with the
         same seed (``MLP.from_sizes(..., rng=seed)``) for fully reproducible runs.
     progress : bool
-        Show a tqdm progress bar over the mini-batches of each epoch.
+        Show a tqdm progress bar over the mini-batches of each epoch (only on a terminal).
     eval_batch_size : int
         Chunk size of the evaluation passes.
     threads : int, optional
@@ -231,7 +247,7 @@ class Trainer:
         Completed epochs and steps, and the time of the gradient flow (t = Σ h).
     """
 
-    def __init__(self, net, method="dlrt", *, tau=None, theta=None, min_rank=1, max_rank=None,
+    def __init__(self, net, method="dlrt", *, tau=None, theta=None, tau_rate=None, min_rank=1, max_rank=None,
                  optimizer="adam", lr=None, momentum=0.9, batch_size=256, seed=0, progress=True,
                  eval_batch_size=4096, lr_decay=1.0, threads=None, weight_decay=0.0, frobenius_decay=0.0,
                  nuclear_decay=0.0):
@@ -252,7 +268,7 @@ class Trainer:
             raise ValueError(f"seed must be a nonnegative integer, got {seed!r}")
         self.net = net
         self.integrator = make_integrator(method, optimizer, tau=tau, theta=theta, min_rank=min_rank,
-                                          max_rank=max_rank, momentum=momentum)
+                                          max_rank=max_rank, momentum=momentum, tau_rate=tau_rate)
         self.method = method if isinstance(method, str) else self.integrator.name or type(method).__name__
         has_lowrank = bool(net.lowrank_indices())
         if isinstance(self.integrator, FullRank) and has_lowrank:
@@ -275,7 +291,9 @@ class Trainer:
             "method": str(self.method), "optimizer": str(opt_name).lower(), "lr": self.lr,
             "lr_decay": self.lr_decay,
             "momentum": float(momentum), "batch_size": self.batch_size, "seed": self.seed,
-            "tau": getattr(truncation, "tau", None), "theta": getattr(truncation, "theta", None),
+            "tau": None if isinstance(truncation, RateTolerance) else getattr(truncation, "tau", None),
+            "theta": getattr(truncation, "theta", None),
+            "tau_rate": truncation.tau if isinstance(truncation, RateTolerance) else None,
             "min_rank": getattr(truncation, "min_rank", None) if self.integrator.accepts_truncation else None,
             "max_rank": getattr(truncation, "max_rank", None) if self.integrator.accepts_truncation else None,
             "truncation": repr(truncation) if self.integrator.accepts_truncation else None,
@@ -351,7 +369,14 @@ class Trainer:
             return out
 
         lr = self.current_lr
-        new = self.integrator.step(field, self.t, net.parameters(), lr)
+        try:
+            # overflow is reported by the divergence checks (a named error), not as numpy warnings
+            with np.errstate(over="ignore", invalid="ignore"):
+                new = self.integrator.step(field, self.t, net.parameters(), lr)
+        except (NonFiniteError, np.linalg.LinAlgError) as exc:
+            # the data are checked finite in fit: non-finite values come from the step size
+            loss = f"{losses[0]:.4g}" if losses else "not evaluated"
+            raise self._diverged(f"{exc} (mini-batch loss {loss})", self.step + 1) from exc
         net.set_parameters(new)
         self.step += 1
         self.t += lr
@@ -359,6 +384,20 @@ class Trainer:
         self.rank_history.append({"step": self.step, "epoch": self.epoch + 1, "loss": loss,
                                   **self._rank_columns()})
         return loss
+
+    def _diverged(self, detail, step):
+        return TrainingDiverged(f"diverged: {detail} at step {step} (epoch {self.epoch + 1}, "
+                                f"learning rate {self.current_lr:g}); lower the learning rate")
+
+    def _check_divergence(self, loss):
+        """Raise :class:`TrainingDiverged` when the mini-batch loss is not finite or exceeds
+        :data:`DIVERGENCE_FACTOR` times the loss of the run's first step (at least 1)."""
+        first = self.rank_history[0]["loss"] if self.rank_history else loss
+        if not np.isfinite(loss):
+            raise self._diverged(f"the mini-batch loss is {loss}", self.step)
+        if loss > DIVERGENCE_FACTOR * max(abs(first), 1.0):
+            raise self._diverged(f"the mini-batch loss exploded from {first:.4g} (first step) to {loss:.4g}",
+                                 self.step)
 
     @property
     def current_lr(self):
@@ -422,39 +461,31 @@ class Trainer:
         if X.ndim != 2 or X.shape[1] != self.net.n_in:
             raise ValueError(f"data: x_train must have shape (n, {self.net.n_in}), got {X.shape}")
         X = np.ascontiguousarray(X, dtype=self.net.dtype)
+        if not np.all(np.isfinite(X)):
+            raise ValueError("data: x_train holds NaN or inf")
         out_dir = None if out_dir is None else Path(out_dir)
         if out_dir is not None:
             for name in ("checkpoint.npz", "history.csv", "ranks_per_step.csv"):
                 remove_stale_temporaries(out_dir / name)
         n = X.shape[0]
         n_batches = -(-n // self.batch_size)
-        tqdm = None
-        if self.progress:
-            try:
-                from tqdm import tqdm
-            except ImportError:  # pragma: no cover
-                tqdm = None
         while self.epoch < epochs:
             perm = self.rng.permutation(n)
             passes0 = self.net.passes
             total_loss = 0.0
-            bar = None
-            if tqdm is not None:
-                bar = tqdm(total=n_batches, desc=f"epoch {self.epoch + 1}/{epochs}", leave=False, unit="batch")
+            bar = progress_bar(total=n_batches, enabled=self.progress, desc=f"epoch {self.epoch + 1}/{epochs}",
+                               leave=False, unit="batch")
             start = time.perf_counter()
             for b in range(n_batches):
                 idx = perm[b * self.batch_size:(b + 1) * self.batch_size]
                 loss = self.train_step(X[idx], y[idx])
-                if not np.isfinite(loss):
-                    raise FloatingPointError(f"the training loss became {loss} at step {self.step} "
-                                             f"(epoch {self.epoch + 1}); lower the learning rate")
+                self._check_divergence(loss)
                 total_loss += loss * len(idx)
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
+                if not bar.disable:
                     bar.set_postfix(loss=f"{loss:.4f}", ranks="-".join(map(str, self.net.ranks())) or "dense")
             seconds = time.perf_counter() - start
-            if bar is not None:
-                bar.close()
+            bar.close()
             self.train_seconds += seconds
             self.epoch += 1
             row = self._epoch_row(total_loss / n, n_batches, self.net.passes - passes0, seconds, train, val, test)
