@@ -15,8 +15,12 @@ with rank cap ``--max-rank``.
 
 Parameters are counted as in ``MLP.parameter_counts``: a conv layer is the matrix
 C_out × (C_in·k·k); inference = Σ_lowrank r (m + n) + dense weights + biases, compression = 1 −
-inference / dense (431,080 with biases; the slides' 430,500 is the weights only), training =
-Σ_lowrank [2 r (m + n) + r²] + dense + biases.
+inference / dense (431,080 with biases), training = Σ_lowrank [2 r (m + n) + r²] + dense + biases.
+The slides count differently (:func:`slide_counts`, which reproduces every parameter count of their
+table exactly from its ranks): inference Σ_lowrank r (m + 1) + 5,000 (the dense output weights) out
+of 430,500 (weights only, no biases; V is not counted), training Σ_lowrank [5 r (m + n) + 12 r²] +
+10,000 out of 861,000 = 2 × 430,500. The accuracy/compression targets are judged in the slides'
+convention (the only one in which "slide − 3 points" compares like with like); ours is reported too.
 
 Writes ``<out>/selection.csv``, ``<out>/table_runs.csv``, ``<out>/table.csv``, ``<out>/table.md``,
 ``<out>/table.{png,pdf}`` and the per-run histories under ``<out>/runs/``.
@@ -52,6 +56,19 @@ DENSE_TARGET = 98.6
 N_LOWRANK = 3
 
 
+#: (m, n) of the three layers that may be low-rank (conv1, conv2, fc1); fc2 (10 × 500) stays dense
+SHAPES = ((20, 25), (50, 500), (500, 800))
+
+
+def slide_counts(ranks):
+    """``(inference, training)`` compression in % under the slides' counting (see the module
+    docstring): 1 − (Σ r(m + 1) + 5000) / 430500 and 1 − (Σ [5 r(m + n) + 12 r²] + 10000) / 861000.
+    These formulas give the slides' parameter columns exactly for all eight rows of their table."""
+    inference = sum(r * (m + 1) for r, (m, _) in zip(ranks, SHAPES)) + 5000
+    training = sum(5 * r * (m + n) + 12 * r * r for r, (m, n) in zip(ranks, SHAPES)) + 10000
+    return 100 * (1 - inference / 430500), 100 * (1 - training / 861000)
+
+
 def _cfg(args, seed, method, tau, extra, tag):
     base = {"model": "lenet5", "sizes": [784, 10], "optimizer": "adam", "batch_size": 256, "seed": seed,
             "data_tag": tag, **extra}
@@ -75,8 +92,13 @@ def markdown(summary, args, source, choice, minutes):
         f"layer counted as the matrix out × in·k·k. Target: accuracy ≥ slide − 0.5 at compression ≥ slide − 3 "
         f"points; dense ≥ {DENSE_TARGET} %. Wall time of all runs: {minutes:.0f} min.",
         "",
+        "Compression columns: *slides' counting* (Σ r(m+1) + 5,000 of 430,500 for inference; "
+        "Σ [5r(m+n) + 12r²] + 10,000 of 861,000 for training — the formulas that reproduce the slides' "
+        "parameter counts exactly) and *ours* (Σ r(m+n) + dense + biases of 431,080; training "
+        "Σ [2r(m+n) + r²] + dense + biases). Targets judged with the slides' counting.",
+        "",
         "| τ | slide acc (%) | ours acc (%) | slide ranks | our ranks (mean) | slide eval c.r. | ours eval c.r. "
-        "| slide train c.r. | ours train c.r. | met? |",
+        "(slides' count / ours) | slide train c.r. | ours train c.r. (slides' count / ours) | met? |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in summary:
@@ -89,7 +111,8 @@ def markdown(summary, args, source, choice, minutes):
         lines.append(
             f"| {'dense' if dense else f'{tau:g}'} | {paper['acc']:.1f} ± {paper['std']:.2f} | "
             f"{row['test_acc_mean']:.2f} ± {row['test_acc_std']:.2f} | {', '.join(map(str, paper['ranks']))} | "
-            f"{ranks} | {paper['cr']:.1f} | {row['compression_mean']:.1f} | {paper['cr_train']:.1f} | "
+            f"{ranks} | {paper['cr']:.1f} | {row['compression_slides_mean']:.1f} / {row['compression_mean']:.1f} | "
+            f"{paper['cr_train']:.1f} | {row['compression_training_slides_mean']:.1f} / "
             f"{row['compression_training_mean']:.1f} | {met} |")
     lines.append("")
     return "\n".join(lines)
@@ -139,16 +162,27 @@ def main(argv=None):
         row["compression_training_mean"] = float(np.mean([100 * r["compression_training"] for r in group]))
         row["paper_compression_training"] = PAPER[None if row["method"] == "dense" else float(row["tau"])]["cr_train"]
         if row["method"] == "dense":
+            row["compression_slides_mean"] = row["compression_training_slides_mean"] = 0.0
             row["met"] = bool(row["test_acc_mean"] >= DENSE_TARGET)
+        else:
+            slides = np.array([slide_counts([r[f"rank_{k + 1}"] for k in range(N_LOWRANK)]) for r in group])
+            row["compression_slides_mean"], row["compression_training_slides_mean"] = slides.mean(axis=0)
+            row["compression_slides_std"] = float(slides[:, 0].std(ddof=1)) if len(group) > 1 else 0.0
+            row["met"] = bool(row["delta_acc"] >= -mnist_table.ACC_TOL
+                              and row["compression_slides_mean"] >= row["paper_compression"] - mnist_table.CR_TOL)
     minutes = (time.perf_counter() - start) / 60
     written += [common.write_csv(out / "table_runs.csv", rows) or out / "table_runs.csv",
                 common.write_csv(out / "table.csv", summary) or out / "table.csv"]
     text = markdown(summary, args, source, choice, minutes)
     written.append(common.write_markdown(out / "table.md", text))
-    written += mnist_table.plot(summary, out / "table",
+    # like for like: our ranks counted as the slides count parameters
+    as_slides = [{**r, "compression_mean": r["compression_slides_mean"], "compression_std": r.get("compression_slides_std", 0.0)}
+                 for r in summary]
+    written += mnist_table.plot(as_slides, out / "table",
                                 f"LeNet5 on {'the embedded subset' if data.embedded else 'MNIST'}"
                                 f"{f' (first {n} images)' if args.train_limit else ''}, {choice['epochs']} epochs, "
-                                f"Adam {choice['lr']:g}, chosen on validation", PAPER, "slides (DLRT LeNet5)")
+                                f"Adam {choice['lr']:g}, chosen on validation; compression counted as the slides",
+                                PAPER, "slides (DLRT LeNet5)")
     per_epoch = float(np.mean([r["train_seconds"] / r["epochs"] for r in rows]))
     n_grid = int(np.prod([len(v) for v in grid.values()]))
     print(text)
