@@ -3,6 +3,7 @@ generic callback path to round-off for every integrator, and solve the Lyapunov 
 import numpy as np
 import pytest
 import scipy.sparse
+import scipy.sparse.linalg
 
 import dlra
 from dlra.fields import LinearMatrixField
@@ -64,8 +65,9 @@ def test_callback_matches_dense_formula():
     Yd = Y0.to_dense()
     F = field(0.7, Y0)
     expected = field.A.dense() @ Yd + Yd @ field.B.dense().conj().T + np.sin(1.7) * field.C(0).to_dense() / np.sin(1)
-    assert isinstance(F, LowRank)
-    assert np.allclose(F.to_dense(), expected, rtol=0, atol=1e-12)
+    assert isinstance(F, scipy.sparse.linalg.LinearOperator)
+    assert np.allclose(dlra.field.FieldValue(F, Y0.shape, 0).dense(), expected, rtol=0, atol=1e-12)
+    assert np.allclose(F.rmatmat(np.eye(30)), expected.conj().T, rtol=0, atol=1e-12)
     assert np.allclose(field(0.7, Yd), expected, rtol=0, atol=1e-12)
 
 
