@@ -157,3 +157,15 @@ def test_heat2d_reference_is_the_matrix_exponential():
     p = dlra.problems.Heat2D(n=15, rank=2)
     E = scipy.linalg.expm(0.01 * p.A.toarray())
     assert np.allclose(p.reference(0.01), E @ p.Y0.to_dense() @ E, rtol=0, atol=1e-13)
+
+
+def test_peer_benchmark_skips_without_the_peer(tmp_path):
+    """benchmarks/bench_peer.py exits 0 with a message when the peer toolbox is absent."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "benchmarks/bench_peer.py", "--peer", str(tmp_path / "none"),
+                             "--no-files"], cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "was not found" in result.stdout and "Skipped" in result.stdout
