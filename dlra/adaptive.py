@@ -39,6 +39,7 @@ from .field import NonFiniteError, VectorField, as_items, from_items, lowrank_in
 from .integrators.base import check_state
 from .lowrank import LowRank
 from .progress import progress_bar
+from .progress import progress_bar
 
 __all__ = ["StepSizeController", "LowRankDenseOutput", "solve_adaptive", "AdaptiveSolution"]
 
