@@ -58,10 +58,14 @@ def _finish(ax, xlabel, ylabel, title=None, ncol=1):
 
 
 def error_vs_h(records, ax=None, key="label", h="h_eff", error="error", slopes=(1, 2), plateau=None,
-               title=None):
+               title=None, orders=None):
     """Error against step size per method (log-log), reference slopes and the plateau.
 
     ``plateau``: the best-approximation error ‖A(T) − T_r(A(T))‖ (a horizontal line).
+    ``orders``: {label: {"order", "h_min", "h_max", "prefactor", "points", ["expected"]}} (e.g. rows
+    of :func:`dlra.diagnostics.fit_order` results): the legend gives each fitted order and the fitted
+    range is drawn as a thick translucent segment. Markers alternate filled/open and shrink with
+    the index so that coinciding curves stay visible.
     """
     ax = _axes(ax)
     ymin, allx = np.inf, []
@@ -69,7 +73,24 @@ def error_vs_h(records, ax=None, key="label", h="h_eff", error="error", slopes=(
         x, y = _finite_xy(rows, h, error)
         if x.size == 0:
             continue
-        ax.loglog(x, y, marker=MARKERS[i % len(MARKERS)], label=name, linewidth=1.2, markersize=5)
+        label = name
+        fit = (orders or {}).get(name)
+        if fit is not None:
+            label = f"{name}: order {fit['order']:.2f}"
+            if "expected" in fit:
+                label += f" (theory {fit['expected']:g})"
+            if fit.get("points", 3) < 3:
+                label += f", only {fit['points']} pts"
+        (line,) = ax.loglog(x, y, marker=MARKERS[i % len(MARKERS)], label=label, linewidth=1.1,
+                            markersize=7 - 0.35 * i, markerfacecolor="none" if i % 2 else None)
+        if fit is not None:
+            xs = np.array([fit["h_min"], fit["h_max"]])
+            ax.loglog(xs, fit["prefactor"] * xs ** fit["order"], color=line.get_color(), linewidth=5,
+                      alpha=0.25, solid_capstyle="butt")
+        bad = [r[h] for r in rows if not (np.isfinite(r[error]) and r[error] > 0)]
+        if bad:
+            ax.plot(bad, [ax.get_ylim()[1]] * len(bad), "x", color=line.get_color(), markersize=8,
+                    clip_on=False)
         ymin = min(ymin, y.min())
         allx.extend(x)
     if allx:
@@ -80,7 +101,9 @@ def error_vs_h(records, ax=None, key="label", h="h_eff", error="error", slopes=(
                             linestyle=["--", ":", "-."][k % 3])
     if plateau is not None:
         ax.axhline(plateau, color="k", linewidth=0.8, linestyle="-.", label="best rank-r error (plateau)")
-    return _finish(ax, "step size h", r"error $\|Y_N - A(T)\|_F$", title, ncol=2)
+    if orders:
+        ax.plot([], [], color="0.5", linewidth=5, alpha=0.3, label="range of the order fit")
+    return _finish(ax, "step size h", r"error $\|Y_N - Y_{ref}(T)\|_F$", title, ncol=2)
 
 
 def v_shape(records, ax=None, theta="theta", h="h_eff", error="error", minima=None, title=None):

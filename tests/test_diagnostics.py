@@ -247,6 +247,27 @@ def test_observed_orders_first_order_and_local_slopes():
         == pytest.approx(2.0)
 
 
+def test_fit_order_selects_the_asymptotic_range_and_refuses_floors_and_blowups():
+    h = np.geomspace(1e-3, 0.5, 12)
+    clean = 0.3 * h ** 2
+    floor = 1e-8
+    e = np.where(clean > floor, clean, floor * (1 + 0.01 * np.arange(12)))   # a floor at small h
+    e[-2:] = [1e2, 1e6]                                                     # a blow-up at large h
+    e = np.append(e, np.inf)                                                # a failed run
+    hh = np.append(h, 1.0)
+    law = dg.fit_order(hh, e)
+    assert law.exponent == pytest.approx(2.0, abs=1e-8) and law.r2 == pytest.approx(1.0)
+    on_slope = h[(clean > floor)][:-2]
+    assert law.x_min == pytest.approx(on_slope.min()) and law.x_max == pytest.approx(on_slope.max())
+    assert law.n == on_slope.size and law.n_total == 12
+    naive = dg.fit_power_law(h, e[:-1])                 # what a fit across everything reports
+    assert abs(naive.exponent - 2) > 0.5
+    with pytest.warns(dg.OrderFitWarning, match="rests on 2 points"):
+        dg.fit_order([0.1, 0.05, 0.025, 0.0125], [1e-2, 2.5e-3, 2.4e-3, 2.45e-3])
+    rec = [dict(label="m", h=x, error=y) for x, y in zip(h, 0.3 * h)]
+    assert dg.orders_by(rec)["m"].exponent == pytest.approx(1.0)
+
+
 def test_vshape_minimum_and_power_law_on_synthetic_curve():
     h = np.geomspace(1e-4, 1e-1, 31)
     for theta in [1e-6, 1e-4]:

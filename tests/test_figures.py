@@ -71,8 +71,13 @@ def test_descent_csv_bug_holds_naive_does_not(quick_figures):
 
 def test_error_vs_h_orders_and_robustness(quick_figures):
     out, _ = quick_figures
-    orders = {r["label"]: r["order"] for r in dg.from_csv(out / "error_vs_h_orders.csv")}
-    assert orders["projected RK2"] > 1.6 and orders["BUG"] == pytest.approx(1.0, abs=0.3)
+    rows = dg.from_csv(out / "error_vs_h_orders.csv")
+    panel_a = [r for r in rows if r["problem"].startswith("rotating")]
+    assert {r["expected"] for r in panel_a} == {1, 2}           # both orders on the ε > 0 problem
+    for r in panel_a:                                            # each method reads its own order
+        assert abs(r["order"] - r["expected"]) <= 0.25 and r["points"] >= 3 and r["r2"] > 0.99, r
+    for r in rows:                                               # the fitted range is reported
+        assert r["h_min"] <= r["h_max"] and r["points"] <= r["offered"]
     rob = dg.from_csv(out / "robustness.csv")
     smallest = min(r["sigma_min"] for r in rob)
     at_small = {r["label"]: r["error"] for r in rob if r["sigma_min"] == smallest}

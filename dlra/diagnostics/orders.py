@@ -1,7 +1,11 @@
 """Observed orders of convergence and the minimiser of the V-shaped error curve.
 
 * :func:`local_orders`: slopes log(e_{i+1}/e_i) / log(h_{i+1}/h_i) between neighbouring step sizes.
-* :func:`fit_order`: least-squares slope of log e against log h (optionally on [h_min, h_max]).
+* :func:`fit_order`: least-squares slope of log e against log h on the *asymptotic range*, chosen
+  automatically (the longest run of consecutive step sizes whose local slopes agree with the fitted
+  slope within ``tol``, so that an error floor — plateau, round-off, initial error — at small h and
+  a blow-up or pre-asymptotic regime at large h are left out), or on a given [h_min, h_max]. The
+  range used, R² and the number of points are reported; fewer than 3 points raise a warning.
 * :func:`vshape_minimum`: for e(h) ≈ c2 h + c3 ϑ/h (rank-adaptive integrators, DLRT bound), the
   minimiser h* = (c3 ϑ / c2)^{1/2}; estimated from the discrete minimum refined by a parabola in
   (log h, log e) through the neighbouring points.
@@ -9,11 +13,17 @@
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["local_orders", "fit_order", "vshape_minimum", "fit_power_law", "PowerLaw", "orders_by"]
+__all__ = ["local_orders", "fit_order", "vshape_minimum", "fit_power_law", "PowerLaw", "orders_by",
+           "OrderFitWarning", "asymptotic_range"]
+
+
+class OrderFitWarning(UserWarning):
+    """An observed order rests on fewer than 3 points (the rest lie on a floor or a blow-up)."""
 
 
 def _sorted(h, e):
@@ -32,12 +42,17 @@ def local_orders(h, error):
 
 @dataclass
 class PowerLaw:
-    """y ≈ prefactor · x^exponent fitted in log-log; ``r2`` is the coefficient of determination."""
+    """y ≈ prefactor · x^exponent fitted in log-log; ``r2`` is the coefficient of determination,
+    ``n`` the number of points used, [``x_min``, ``x_max``] their range, ``n_total`` the number of
+    finite points offered (``n_total − n`` were left out of the range)."""
 
     exponent: float
     prefactor: float
     r2: float
     n: int
+    x_min: float = float("nan")
+    x_max: float = float("nan")
+    n_total: int = 0
 
     def __call__(self, x):
         return self.prefactor * np.asarray(x, float) ** self.exponent
@@ -55,18 +70,72 @@ def fit_power_law(x, y):
     resid = ly - (p * lx + c)
     ss = np.sum((ly - ly.mean()) ** 2)
     r2 = 1.0 - np.sum(resid ** 2) / ss if ss > 0 else 1.0
-    return PowerLaw(exponent=float(p), prefactor=float(np.exp(c)), r2=float(r2), n=int(ok.sum()))
+    return PowerLaw(exponent=float(p), prefactor=float(np.exp(c)), r2=float(r2), n=int(ok.sum()),
+                    x_min=float(x[ok].min()), x_max=float(x[ok].max()), n_total=int(ok.sum()))
 
 
-def fit_order(h, error, h_min=None, h_max=None):
-    """Observed order: the slope of the power law e ≈ C h^p on [h_min, h_max]."""
+def asymptotic_range(h, error, tol=0.3, min_slope=0.25):
+    """Indices (into h sorted ascending, finite positive errors only) of the asymptotic range.
+
+    The longest run of consecutive points whose local slopes all lie within ``tol`` of the
+    least-squares slope over the run, and whose slope is at least ``min_slope`` (the error must
+    fall with h); ties go to the run at smaller h (closer to the limit h → 0). Returns the index
+    array (possibly of length 2 when no longer run is consistent; empty with < 2 points).
+    """
     h, e = _sorted(h, error)
-    keep = np.ones(h.size, bool)
+    ok = np.isfinite(e) & (e > 0) & np.isfinite(h) & (h > 0)
+    idx = np.flatnonzero(ok)
+    h, e = np.log(h[ok]), np.log(e[ok])
+    n = h.size
+    if n < 2:
+        return idx[:0]
+    best = None
+    for length in range(n, 1, -1):
+        for start in range(0, n - length + 1):
+            x, y = h[start:start + length], e[start:start + length]
+            slope = np.polyfit(x, y, 1)[0]
+            local = np.diff(y) / np.diff(x)
+            if slope >= min_slope and np.all(np.abs(local - slope) <= tol):
+                best = (start, length)
+                break
+        if best:
+            break
+    if best is None:       # nothing consistent: the steepest decreasing pair
+        local = np.diff(e) / np.diff(h)
+        k = int(np.argmax(local))
+        best = (k, 2)
+    return idx[best[0]:best[0] + best[1]]
+
+
+def fit_order(h, error, h_min=None, h_max=None, auto=None, tol=0.3, min_slope=0.25):
+    """Observed order: the slope of the power law e ≈ C h^p.
+
+    With ``h_min``/``h_max`` the fit uses [h_min, h_max]; otherwise (or with ``auto=True``) the
+    asymptotic range of :func:`asymptotic_range`. Failed runs (non-finite errors) never enter.
+    The returned :class:`PowerLaw` carries the range used (``x_min``, ``x_max``), ``n`` and R²;
+    an :class:`OrderFitWarning` is issued when fewer than 3 points remain.
+    """
+    h, e = _sorted(h, error)
+    if auto is None:
+        auto = h_min is None and h_max is None
+    keep = np.isfinite(e) & (e > 0)
     if h_min is not None:
         keep &= h >= h_min
     if h_max is not None:
         keep &= h <= h_max
-    return fit_power_law(h[keep], e[keep])
+    n_total = int(keep.sum())
+    if auto:
+        sel = asymptotic_range(h[keep], e[keep], tol=tol, min_slope=min_slope)
+        hk, ek = h[keep][sel], e[keep][sel]
+    else:
+        hk, ek = h[keep], e[keep]
+    law = fit_power_law(hk, ek)
+    law.n_total = n_total
+    if law.n < 3:
+        warnings.warn(f"observed order {law.exponent:.2f} rests on {law.n} points (h in "
+                      f"[{law.x_min:.3g}, {law.x_max:.3g}]); the other {n_total - law.n} lie on a floor, "
+                      f"a blow-up or outside the range", OrderFitWarning, stacklevel=2)
+    return law
 
 
 def vshape_minimum(h, error, refine=True):
@@ -95,8 +164,8 @@ def vshape_minimum(h, error, refine=True):
     return {"h_star": float(h_star), "error_star": float(e_star), "index": i, "interior": bool(interior)}
 
 
-def orders_by(records, key="label", h="h", error="error", h_min=None, h_max=None):
-    """Observed order per group of a sweep's records: {group: PowerLaw}."""
+def orders_by(records, key="label", h="h", error="error", h_min=None, h_max=None, auto=None):
+    """Observed order per group of a sweep's records: {group: PowerLaw} (see :func:`fit_order`)."""
     groups = {}
     for r in records:
         groups.setdefault(r[key], []).append(r)
@@ -105,7 +174,7 @@ def orders_by(records, key="label", h="h", error="error", h_min=None, h_max=None
         hh = [r[h] for r in rows]
         ee = [r[error] for r in rows]
         try:
-            out[name] = fit_order(hh, ee, h_min=h_min, h_max=h_max)
+            out[name] = fit_order(hh, ee, h_min=h_min, h_max=h_max, auto=auto)
         except ValueError:
             pass
     return out
