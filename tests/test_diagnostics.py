@@ -319,3 +319,17 @@ def test_descent_check_counts_nonfinite_as_violation():
     assert list(chk.violating_steps) == [1, 2]
     assert dg.descent_check([3.0, 3.05, 2.0], theta=0.1).holds
     assert not dg.descent_check([3.0, 3.2, 2.0], theta=0.1).holds
+    assert dg.descent_check([3.0, 3.05, 2.0], theta=0.1).ratio == pytest.approx(0.5)
+    assert dg.descent_check([3.0, 3.2, 2.0], theta=0.1).ratio == pytest.approx(2.0)
+    assert dg.descent_check([3.0, 2.0], theta=0.1, status=-1).ratio == math.inf
+
+
+def test_descent_sweep_unstable_sgd_step_violates():
+    """Explicit Euler (SGD) substeps on L = ½‖W − M‖² + c: stable for h < 2, the loss grows beyond."""
+    p = dlra.problems.LeastSquares(m=12, n=10, p=15, rank=3)
+    Y0 = _small_singular_start(p, rank=3, smallest=1e-3)
+    rec = dg.descent_sweep(p.F, p.loss, Y0, (0.0, 3.0), ["adaptive_bug"], [0.5, 3.0], [1e-2],
+                           substep="euler")
+    by_h = {r["h"]: r for r in rec}
+    assert by_h[0.5]["holds"] and by_h[0.5]["ratio"] <= 1.0
+    assert not by_h[3.0]["holds"] and by_h[3.0]["ratio"] > 1.0 and by_h[3.0]["violations"] >= 1
