@@ -9,6 +9,7 @@ interchangeable integrators that touch F only through F V, Fᴴ U and Uᴴ F V.
 """
 from . import problems, substep, tableaux, truncation
 from .field import NonFiniteError, VectorField, gradient_flow
+from .adaptive import StepSizeController
 from .fields import LinearMatrixField
 from .integrators import (BUG, METHODS, AdaptiveBUG, AugmentedBUG, FullRank, Integrator, MidpointBUG,
                           NaiveFactorODE, ParallelBUG, ProjectedEuler, ProjectedRK, ProjectorSplitting)
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "LowRank", "solve", "LowRankSolution", "gradient_flow", "VectorField", "NonFiniteError", "LinearMatrixField",
+    "StepSizeController",
     "METHODS", "Integrator", "ProjectedEuler", "ProjectedRK", "ProjectorSplitting", "BUG",
     "AugmentedBUG", "AdaptiveBUG", "ParallelBUG", "MidpointBUG", "NaiveFactorODE", "FullRank",
     "RungeKutta", "ExplicitEuler", "ScipyIVP", "ClosedForm", "SGD", "Adam",

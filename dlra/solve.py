@@ -9,6 +9,7 @@ from dataclasses import dataclass, field as dc_field
 import numpy as np
 from tqdm import tqdm
 
+from .adaptive import StepSizeController, solve_adaptive
 from .field import NonFiniteError, VectorField, as_items, from_items, lowrank_indices
 from .integrators import METHODS, Integrator
 from .integrators.base import check_state
@@ -138,8 +139,10 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, th
         Initial state. A dense ``ndarray`` is truncated to ``rank`` (or by ``theta``) for the
         low-rank methods; LowRank items are densified for ``method="full"``.
     t_span : (t0, t1) with t1 > t0
-    h : float > 0
-        Step size; steps are shortened to hit ``t_eval`` and ``t1`` exactly.
+    h : float > 0 or StepSizeController
+        Step size; steps are shortened to hit ``t_eval`` and ``t1`` exactly. A
+        :class:`~dlra.adaptive.StepSizeController` selects the step size adaptively instead
+        (:func:`dlra.adaptive.solve_adaptive`; it also takes ``dense_output`` and ``events``).
     method : str or Integrator
         ``"projected_euler"``, ``"projected_rk"``, ``"ksl"``, ``"bug"``, ``"augmented_bug"``,
         ``"adaptive_bug"``, ``"parallel_bug"``, ``"midpoint_bug"``, ``"naive"``, ``"full"``.
@@ -173,6 +176,9 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, th
     -------
     LowRankSolution
     """
+    if isinstance(h, StepSizeController):
+        return solve_adaptive(F, Y0, t_span, h, method, t_eval=t_eval, rank=rank, theta=theta,
+                              truncation=truncation, substep=substep, progress=progress, **options)
     integrator = _make_integrator(method, substep, truncation, theta, options)
     name = integrator.name
     resolve_threads(threads)  # a bad value (or DLRA_NUM_THREADS) fails here, by name

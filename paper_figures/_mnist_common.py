@@ -95,6 +95,10 @@ def run_name(cfg):
         parts.append(f"init{cfg['init_scale']:g}")
     if cfg.get("lr_decay", 1.0) != 1.0:
         parts.append(f"lrdecay{cfg['lr_decay']:g}")
+    if cfg["method"] == "svd":   # SVD training + rank selection (Guo & Yu 2025)
+        parts += [f"eps{cfg['epsilon']:g}" if cfg.get("epsilon") is not None else "noselect",
+                  f"lo{cfg['lambda_o']:g}", f"lr{cfg['lambda_r']:g}{cfg.get('regularizer', 'nuclear')[0]}",
+                  f"dd{cfg.get('delta_precision', 1 / 64):g}", cfg.get("rank_rule", "theorem")]
     arch = (cfg["model"] if cfg.get("model", "mlp") != "mlp"
             else "w" + "-".join(str(s) for s in cfg["sizes"][1:-1]))
     parts += [cfg["optimizer"], f"lr{cfg['lr']:g}", f"bs{cfg['batch_size']}", arch, f"e{cfg['epochs']}",
@@ -125,10 +129,12 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
     """Train one configuration (or reuse its finished results) and return ``(history, ranks_per_step,
     info)`` read back from ``<out_dir>/runs/<run_name(cfg)>/``.
 
-    ``cfg`` keys: method ("dlrt", "dense", "vanilla" or a core method name), model ("mlp", the
+    ``cfg`` keys: method ("dlrt", "dense", "vanilla", "svd" or a core method name), model ("mlp", the
     default, with ``sizes``; or "lenet5"), rank (initial rank of the low-rank layers, an int or one
     entry per layer; None for dense), max_rank, min_rank, tau, decay (σ_j = decay^-j initial
-    singular values times sigma_max, else the spectral initialisation), optimizer, lr, batch_size, epochs, seed.
+    singular values times sigma_max, else the spectral initialisation), optimizer, lr, batch_size, epochs, seed;
+    for "svd" (:class:`dlra.nn.SVDTrainer`, MLP only, full rank at the start): epsilon, lambda_o, lambda_r,
+    regularizer, delta_precision, rank_rule.
     """
     from threadpoolctl import threadpool_limits
 
@@ -145,7 +151,16 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
     if cfg.get("decay") is not None:
         scale = float(cfg.get("sigma_max") or 1.0)
         options["init_singular_values"] = (lambda r: scale * float(cfg["decay"]) ** (-np.arange(r, dtype=float)))
-    if cfg.get("model", "mlp") == "lenet5":
+    if cfg["method"] == "svd":
+        from dlra.nn import SVDTrainer, svd_mlp
+        net = svd_mlp(cfg["sizes"], rng=cfg["seed"], dtype=np.float32, init_scale=cfg.get("init_scale", 1.0))
+        trainer = SVDTrainer(net, epsilon=cfg.get("epsilon"), lambda_o=cfg["lambda_o"], lambda_r=cfg["lambda_r"],
+                             regularizer=cfg.get("regularizer", "nuclear"),
+                             delta_precision=cfg.get("delta_precision", 1 / 64),
+                             rank_rule=cfg.get("rank_rule", "theorem"), optimizer=cfg["optimizer"], lr=cfg["lr"],
+                             lr_decay=cfg.get("lr_decay", 1.0), batch_size=cfg["batch_size"], seed=cfg["seed"],
+                             progress=progress)
+    elif cfg.get("model", "mlp") == "lenet5":
         net = LeNet5(ranks=cfg.get("rank"), rng=cfg["seed"], dtype=np.float32, init_scale=cfg.get("init_scale", 1.0),
                      **options)
     else:
@@ -160,9 +175,10 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
         kwargs["max_rank"] = cfg["max_rank"]
     if cfg.get("min_rank") is not None:
         kwargs["min_rank"] = cfg["min_rank"]
-    trainer = Trainer(net, cfg["method"], optimizer=cfg["optimizer"], lr=cfg["lr"],
-                      lr_decay=cfg.get("lr_decay", 1.0), batch_size=cfg["batch_size"], seed=cfg["seed"],
-                      progress=progress, **kwargs)
+    if cfg["method"] != "svd":
+        trainer = Trainer(net, cfg["method"], optimizer=cfg["optimizer"], lr=cfg["lr"],
+                          lr_decay=cfg.get("lr_decay", 1.0), batch_size=cfg["batch_size"], seed=cfg["seed"],
+                          progress=progress, **kwargs)
     label = run_name(cfg)
 
     def report(row):

@@ -193,3 +193,41 @@ def test_cli_method_svd_bad_options(tmp_path, capsys, extra, flag):
         main(["--method", "svd", "--data-dir", "embedded", "--out", str(tmp_path), *extra])
     assert exc.value.code == 2
     assert flag in capsys.readouterr().err
+
+
+def _load_script(name):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    scripts = Path(__file__).resolve().parent.parent / "paper_figures"
+    if str(scripts) not in sys.path:
+        sys.path.insert(0, str(scripts))
+    spec = importlib.util.spec_from_file_location(f"_test_{name}", scripts / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_theorem_figure_quick(tmp_path, monkeypatch, capsys):
+    import csv
+
+    monkeypatch.delenv("DLRA_DATA_DIR", raising=False)
+    paths = _load_script("svd_theorems").main(["--quick", "--out", str(tmp_path)])
+    assert all(p.endswith((".png", ".pdf", ".csv")) for p in map(str, paths))
+    rows1 = list(csv.DictReader(open(tmp_path / "svd_theorems.csv")))
+    rows23 = list(csv.DictReader(open(tmp_path / "svd_theorems_loss.csv")))
+    assert rows1 and all(r["holds"] == "True" and float(r["ratio_max"]) <= 1 for r in rows1)
+    assert rows23 and all(r["holds"] == "True" for r in rows23)
+    assert {r["theorem"] for r in rows23} == {"2", "3"}
+
+
+def test_comparison_script_quick(tmp_path, monkeypatch, capsys):
+    import csv
+
+    monkeypatch.delenv("DLRA_DATA_DIR", raising=False)
+    _load_script("svd_comparison").main(["--quick", "--out", str(tmp_path), "--no-progress", "--epsilons", "0.05",
+                                         "--taus", "0.1", "--vanilla-ranks", "8"])
+    rows = list(csv.DictReader(open(tmp_path / "comparison.csv")))
+    assert {r["method"] for r in rows} == {"dense", "svd", "dlrt", "vanilla"}
+    assert (tmp_path / "comparison.png").is_file() and (tmp_path / "comparison.md").is_file()

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..io import save_npz
 from ..lowrank import LowRank
+from .conv import Conv2D
 from .layers import DenseLayer, LowRankLayer
 from .network import MLP
 
@@ -100,7 +101,8 @@ def _unpack(obj, arrays, path):
 def architecture(net):
     """The layer sizes, activations, ranks, loss and dtype of ``net`` (JSON-able)."""
     return {
-        "layers": [{"n_in": layer.n_in, "n_out": layer.n_out, "activation": layer.activation,
+        "layers": [layer.spec() if hasattr(layer, "spec") else
+                   {"n_in": layer.n_in, "n_out": layer.n_out, "activation": layer.activation,
                     "lowrank": bool(layer.lowrank), "rank": int(layer.rank)} for layer in net.layers],
         "loss": net.loss_fn.name,
         "dtype": net.dtype.name,
@@ -111,7 +113,11 @@ def network_from_architecture(arch):
     """A network of the architecture :func:`architecture` describes (weights to be overwritten)."""
     layers = []
     for spec in arch["layers"]:
-        if spec["lowrank"]:
+        if spec.get("type") == "conv2d":
+            layers.append(Conv2D(tuple(spec["in_shape"]), spec["out_channels"], spec["kernel_size"],
+                                 spec["rank"] if spec["lowrank"] else None, spec["activation"], pool=spec["pool"],
+                                 rng=0))
+        elif spec["lowrank"]:
             layers.append(LowRankLayer(spec["n_in"], spec["n_out"], spec["rank"], spec["activation"], rng=0))
         else:
             layers.append(DenseLayer(spec["n_in"], spec["n_out"], spec["activation"], rng=0))
@@ -201,7 +207,7 @@ def read_checkpoint(path):
 def trainer_kwargs(meta):
     """The :class:`Trainer` keyword arguments of a checkpoint's configuration."""
     cfg = meta["config"]
-    return dict(method=cfg["method"], tau=cfg["tau"], theta=cfg["theta"],
+    return dict(method=cfg["method"], tau=cfg["tau"], theta=cfg["theta"], tau_rate=cfg.get("tau_rate"),
                 min_rank=cfg["min_rank"] if cfg["min_rank"] is not None else 1, max_rank=cfg["max_rank"],
                 optimizer=cfg["optimizer"], lr=cfg["lr"], momentum=cfg["momentum"],
                 batch_size=cfg["batch_size"], seed=cfg["seed"], lr_decay=cfg.get("lr_decay", 1.0),

@@ -50,10 +50,16 @@ def build_parser():
     g.add_argument("--tau", type=float, default=None,
                    help="relative truncation tolerance τ (ϑ = τ‖Ŝ‖_F; default 0.1 for rank-adaptive methods)")
     g.add_argument("--theta", type=float, default=None, help="absolute truncation tolerance ϑ")
+    g.add_argument("--tau-rate", type=float, default=None,
+                   help="relative tolerance per unit time (ϑ = τ·lr·‖Ŝ‖_F, dlra.RateTolerance): lets the rank grow "
+                        "from a small --rank; 0.1 is the documented default")
     p.add_argument("--rank", type=int, default=DEFAULT_RANK,
                    help=f"initial rank of every hidden layer, clipped to min(n_in, n_out) (default {DEFAULT_RANK})")
     p.add_argument("--max-rank", type=int, default=None, help="rank cap of the rank-adaptive methods")
     p.add_argument("--min-rank", type=int, default=1, help="rank floor of the rank-adaptive methods")
+    p.add_argument("--model", default="mlp", choices=["mlp", "lenet5"],
+                   help="mlp (784 → --widths → 10; default) or lenet5 (conv 20 5×5, pool, conv 50 5×5, pool, "
+                        "FC 500, FC 10; --rank is capped at the full ranks 20, 50, 500, the output layer dense)")
     p.add_argument("--widths", type=int, nargs="+", default=list(DEFAULT_WIDTHS),
                    help="hidden layer widths (default: %(default)s); input 784, output 10 (dense)")
     p.add_argument("--activation", default="relu", choices=["relu", "tanh", "identity"])
@@ -218,6 +224,7 @@ def main(argv=None):
     """Entry point of ``dlra train``; returns the exit status."""
     from ..data import load_mnist
     from .factorized import factorize, pretrain_dense
+    from .lenet import LeNet5
     from .network import MLP
     from .svd_training import SVDTrainer, svd_mlp
     from .training import Trainer
@@ -252,7 +259,16 @@ def main(argv=None):
         else:
             ranks = [min(args.rank, sizes[k], sizes[k + 1]) for k in range(len(sizes) - 2)] + [None]
         try:
-            if args.method == "svd":
+            if args.model == "lenet5":
+                if args.method == "svd" or args.pretrain_steps:
+                    raise ValueError("--model lenet5 trains with dlrt, dense, vanilla or a core integrator "
+                                     "(not --method svd or --pretrain-steps)")
+                if n_in != 784:
+                    raise ValueError(f"--model lenet5 needs 28×28 images (784 features), the data have {n_in}")
+                net = LeNet5(ranks=None if ranks is None else args.rank, activation=args.activation,
+                             dtype=args.dtype, rng=args.seed, init_scale=args.init_scale,
+                             **({"init": args.init} if ranks else {}))
+            elif args.method == "svd":
                 net = svd_mlp(sizes, activation=args.activation, dtype=args.dtype, rng=args.seed,
                               init_scale=args.init_scale)
                 trainer = SVDTrainer(net, lambda_o=args.lambda_o, lambda_r=args.lambda_r,
@@ -273,7 +289,8 @@ def main(argv=None):
                                      rng=args.seed, init_scale=args.init_scale,
                                      **({"init": args.init} if ranks else {}))
             if args.method != "svd":
-                trainer = Trainer(net, args.method, tau=args.tau, theta=args.theta, min_rank=args.min_rank,
+                trainer = Trainer(net, args.method, tau=args.tau, theta=args.theta, tau_rate=args.tau_rate,
+                                  min_rank=args.min_rank,
                                   max_rank=args.max_rank, optimizer=args.optimizer, lr=args.lr,
                                   lr_decay=args.lr_decay, momentum=args.momentum, batch_size=args.batch_size,
                                   seed=args.seed, progress=progress, weight_decay=args.weight_decay,

@@ -47,7 +47,7 @@ from ..integrators import METHODS, FullRank, Integrator
 from ..io import remove_stale_temporaries, write_csv
 from ..substep import SGD, Adam, SubstepSolver
 from ..threads import blas_threads, lowrank_step_work, resolve_threads
-from ..truncation import AbsoluteTolerance, RelativeTolerance
+from ..truncation import AbsoluteTolerance, RateTolerance, RelativeTolerance
 from . import checkpoint
 from .baselines import VanillaFactorGD
 from .checkpoint import CHECKPOINT_VERSION
@@ -85,14 +85,16 @@ def _method_name(method):
 
 
 def make_integrator(method="dlrt", optimizer="adam", *, tau=None, theta=None, min_rank=1, max_rank=None,
-                    momentum=0.9):
-    """The integrator behind a method name (see :class:`Trainer`)."""
+                    momentum=0.9, tau_rate=None):
+    """The integrator behind a method name (see :class:`Trainer`); ``tau_rate`` selects the
+    step-scaled rule :class:`dlra.RateTolerance` (ϑ = τ h ‖Ŝ‖_F, lets the rank grow)."""
     substep = make_optimizer(optimizer, momentum)
     if isinstance(method, Integrator):
         return method
     name = _method_name(method)
-    if tau is not None and theta is not None:
-        raise ValueError("give only one of tau (relative tolerance) and theta (absolute tolerance)")
+    if sum(v is not None for v in (tau, theta, tau_rate)) > 1:
+        raise ValueError("give only one of tau (relative tolerance), theta (absolute tolerance) and tau_rate "
+                         "(relative tolerance per unit time)")
     if name == "dense":
         cls = FullRank
     elif name == "vanilla":
@@ -103,7 +105,7 @@ def make_integrator(method="dlrt", optimizer="adam", *, tau=None, theta=None, mi
         raise ValueError(f"method must be 'dlrt', 'dense', 'vanilla' or one of {', '.join(sorted(METHODS))}, "
                          f"got {method!r}")
     if not cls.accepts_truncation:
-        for arg, value in (("tau", tau), ("theta", theta), ("max_rank", max_rank)):
+        for arg, value in (("tau", tau), ("theta", theta), ("tau_rate", tau_rate), ("max_rank", max_rank)):
             if value is not None:
                 raise ValueError(f"{arg}: method {method!r} has a fixed rank and takes no truncation")
         if min_rank not in (None, 1):
@@ -111,6 +113,8 @@ def make_integrator(method="dlrt", optimizer="adam", *, tau=None, theta=None, mi
         return cls(substep=substep)
     if theta is not None:
         rule = AbsoluteTolerance(theta, min_rank=min_rank or 1, max_rank=max_rank)
+    elif tau_rate is not None:
+        rule = RateTolerance(tau_rate, min_rank=min_rank or 1, max_rank=max_rank)
     else:
         rule = RelativeTolerance(DEFAULT_TAU if tau is None else tau, min_rank=min_rank or 1, max_rank=max_rank)
     return cls(substep=substep, truncation=rule)
@@ -195,6 +199,9 @@ class Trainer:
         Truncation of the rank-adaptive methods: relative tolerance τ (ϑ = τ‖Ŝ‖_F, the rule of the
         DLRT paper and code) or absolute tolerance ϑ on the ℓ² tail of the singular values. Default:
         τ = 0.1. Fixed-rank methods reject them.
+    tau_rate : float, optional
+        Instead of tau/theta: :class:`dlra.RateTolerance`, ϑ = τ h ‖Ŝ‖_F with h the current learning
+        rate — lets the rank grow when the gradient needs new directions (documented default 0.1).
     min_rank, max_rank : int, optional
         Rank caps of the rank-adaptive methods.
     optimizer : {"adam", "sgd", "momentum"} or SubstepSolver
@@ -231,7 +238,7 @@ class Trainer:
         Completed epochs and steps, and the time of the gradient flow (t = Σ h).
     """
 
-    def __init__(self, net, method="dlrt", *, tau=None, theta=None, min_rank=1, max_rank=None,
+    def __init__(self, net, method="dlrt", *, tau=None, theta=None, tau_rate=None, min_rank=1, max_rank=None,
                  optimizer="adam", lr=None, momentum=0.9, batch_size=256, seed=0, progress=True,
                  eval_batch_size=4096, lr_decay=1.0, threads=None, weight_decay=0.0, frobenius_decay=0.0,
                  nuclear_decay=0.0):
@@ -252,7 +259,7 @@ class Trainer:
             raise ValueError(f"seed must be a nonnegative integer, got {seed!r}")
         self.net = net
         self.integrator = make_integrator(method, optimizer, tau=tau, theta=theta, min_rank=min_rank,
-                                          max_rank=max_rank, momentum=momentum)
+                                          max_rank=max_rank, momentum=momentum, tau_rate=tau_rate)
         self.method = method if isinstance(method, str) else self.integrator.name or type(method).__name__
         has_lowrank = bool(net.lowrank_indices())
         if isinstance(self.integrator, FullRank) and has_lowrank:
@@ -275,7 +282,9 @@ class Trainer:
             "method": str(self.method), "optimizer": str(opt_name).lower(), "lr": self.lr,
             "lr_decay": self.lr_decay,
             "momentum": float(momentum), "batch_size": self.batch_size, "seed": self.seed,
-            "tau": getattr(truncation, "tau", None), "theta": getattr(truncation, "theta", None),
+            "tau": None if isinstance(truncation, RateTolerance) else getattr(truncation, "tau", None),
+            "theta": getattr(truncation, "theta", None),
+            "tau_rate": truncation.tau if isinstance(truncation, RateTolerance) else None,
             "min_rank": getattr(truncation, "min_rank", None) if self.integrator.accepts_truncation else None,
             "max_rank": getattr(truncation, "max_rank", None) if self.integrator.accepts_truncation else None,
             "truncation": repr(truncation) if self.integrator.accepts_truncation else None,

@@ -54,6 +54,23 @@ def _axpy(a, x, y):
     return out
 
 
+def _abs2(x):
+    """|x|² elementwise (x·x for real x: no absolute value, no power)."""
+    return x.real ** 2 + x.imag ** 2 if np.iscomplexobj(x) else x * x
+
+
+def _adam_update(z, m, v, a, b, eps):
+    """z + a·m / (√(b·v) + eps) with two temporaries (Adam's step with bias corrections a, b)."""
+    with timed("products"):
+        den = np.multiply(b, v)
+        np.sqrt(den, out=den)
+        den += eps
+        out = np.multiply(a, m, dtype=np.result_type(z, m))
+        out /= den
+        out += z
+    return out
+
+
 class _StatefulOptimizer(SubstepSolver):
     stateful = True
 
@@ -111,23 +128,24 @@ class _StatefulOptimizer(SubstepSolver):
         self.state = new
 
     def _carried(self, flow, z0, names):
-        """State for ``flow.key`` rotated into the flow's current bases (zeros when new)."""
+        """State for ``flow.key`` rotated into the flow's current bases (zeros when new).
+
+        The rotations R = new basisᴴ old basis (one m × k by m × k product per side and item) are
+        formed once per item and shared by every moment (Adam's m and v).
+        """
         lefts, rights = flow.left_bases, flow.right_bases
         entry = self.state.get(flow.key)
-        fresh = {name: [np.zeros_like(z) for z in z0] for name in names}
         if entry is None or len(entry["moments"][names[0]]) != len(z0):
-            return fresh, 0
-        moments = {}
-        for name in names:
-            carried = []
-            for i, z in enumerate(z0):
-                rl = _rotation(entry["lefts"][i], lefts[i])
-                rr = _rotation(entry["rights"][i], rights[i])
+            return {name: [np.zeros_like(z) for z in z0] for name in names}, 0
+        moments = {name: [] for name in names}
+        for i, z in enumerate(z0):
+            rl = _rotation(entry["lefts"][i], lefts[i])
+            rr = _rotation(entry["rights"][i], rights[i])
+            for name in names:
                 m = _rotate(entry["moments"][name][i], rl, rr, square=(name == "v"))
                 if m.shape != z.shape:  # structure changed (not a basis change): start afresh
                     m = np.zeros_like(z)
-                carried.append(m)
-            moments[name] = carried
+                moments[name].append(m)
         return moments, entry["count"]
 
     def _store(self, flow, moments, count):
@@ -190,9 +208,9 @@ class Adam(_StatefulOptimizer):
         moments, count = self._carried(flow, z0, ["m", "v"])
         count += 1
         b1, b2 = self.beta1, self.beta2
-        m = [b1 * mi + (1 - b1) * di for mi, di in zip(moments["m"], f)]
-        v = [b2 * vi + (1 - b2) * (np.abs(di) ** 2) for vi, di in zip(moments["v"], f)]
+        m = [_axpy(1 - b1, di, b1 * mi) for mi, di in zip(moments["m"], f)]
+        v = [_axpy(1 - b2, _abs2(di), b2 * vi) for vi, di in zip(moments["v"], f)]
         self._store(flow, {"m": m, "v": v}, count)
         step = (t1 - t0) * self.lr_scale
         c1, c2 = 1 - b1 ** count, 1 - b2 ** count
-        return [z + step * (mi / c1) / (np.sqrt(vi / c2) + self.eps) for z, mi, vi in zip(z0, m, v)]
+        return [_adam_update(z, mi, vi, step / c1, 1 / c2, self.eps) for z, mi, vi in zip(z0, m, v)]
