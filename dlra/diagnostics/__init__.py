@@ -19,7 +19,7 @@ from .descent import DescentCheck, descent_check, descent_run, descent_sweep
 from .normal_component import (DEFAULT_PROBES, normal_component, normal_part_dense,
                                randomized_relative_tolerance, tangent_projection_dense)
 from .orders import (OrderFitWarning, PowerLaw, asymptotic_range, fit_order, fit_power_law, local_orders,
-                     orders_by, vshape_minimum)
+                     orders_by, vshape_law, vshape_minimum)
 from .recording import Recorder, ReferenceSolution, Trace, record, reference_solution
 from .sweep import (convergence_sweep, from_csv, grid, method_spec, run_sweep, select, to_csv,
                     to_structured)
@@ -31,6 +31,7 @@ __all__ = [
     "to_structured", "fit_bound", "BoundFit", "TERMS", "DEFAULT_TERMS", "TERM_SYMBOLS", "collinearity",
     "design_matrix", "fit_order", "local_orders",
     "vshape_minimum", "fit_power_law", "PowerLaw", "orders_by", "asymptotic_range", "OrderFitWarning",
+    "vshape_law",
     "descent_check", "descent_run", "descent_sweep",
     "DescentCheck",
 ]

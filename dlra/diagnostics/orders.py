@@ -9,7 +9,10 @@
 * :func:`vshape_minimum`: for e(h) ≈ c2 h + c3 ϑ/h (rank-adaptive integrators, DLRT bound), the
   minimiser h* = (c3 ϑ / c2)^{1/2}; estimated from the discrete minimum refined by a parabola in
   (log h, log e) through the neighbouring points.
-* :func:`fit_power_law`: y ≈ C x^p by least squares in log-log (e.g. h* against ϑ, p ≈ 1/2).
+* :func:`fit_power_law`: y ≈ C x^p by least squares in log-log (e.g. h* against ϑ).
+* :func:`vshape_law`: the V-shape of one method as a prediction to test — right-branch order p,
+  left-branch slope q, error ∝ ϑ^a, h* ∝ ϑ^x, against balancing x = a/(p + q) and the bound's
+  x = 1/(p + 1).
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["local_orders", "fit_order", "vshape_minimum", "fit_power_law", "PowerLaw", "orders_by",
-           "OrderFitWarning", "asymptotic_range"]
+           "OrderFitWarning", "asymptotic_range", "vshape_law"]
 
 
 class OrderFitWarning(UserWarning):
@@ -177,4 +180,92 @@ def orders_by(records, key="label", h="h", error="error", h_min=None, h_max=None
             out[name] = fit_order(hh, ee, h_min=h_min, h_max=h_max, auto=auto)
         except ValueError:
             pass
+    return out
+
+
+def vshape_law(records, theta="theta", h="h_eff", error="error", branch_gap=1.5, span=10.0,
+               min_slope=0.25):
+    """The V-shape of one method on one problem, measured as a prediction to test.
+
+    For every ϑ: the minimiser h* (:func:`vshape_minimum`), the right-branch order p (slope of the
+    points with branch_gap·h* ≤ h ≤ span·h*, where the branches balance) and the left-branch slope
+    q (error ∝ h^{−q} on h*/span ≤ h ≤ h*/branch_gap). Across ϑ: the exponent a of error ∝ ϑ^a at
+    the smallest h (on the left branch), the exponent x of h* ∝ ϑ^x over the ϑ with a *V* (an
+    interior minimum and a left branch, q ≥ ``min_slope``; a flat left branch is a plateau whose
+    "minimum" means nothing), the exponent b of error ∝ ϑ^b on the right branch (at the first step
+    size right of every minimum; the bound assumes b = 0), and the two predictions of x: balancing
+    C ϑ^b h^p against D ϑ^a h^{−q} gives x = (a − b)/(p + q) (= a/(p + q) for a ϑ-independent right
+    branch); the DLRT bound c2 h^p + c3 ϑ/h (a = q = 1, b = 0) gives x = 1/(p + 1). The ϑ/h term is
+    *sharp* when the measured q and a are both within 0.25 of 1.
+
+    Returns a dict with per-ϑ lists (``thetas``, ``h_star``, ``interior`` (a V: interior minimum
+    with a left branch), ``p``, ``q``) and the
+    summary numbers ``p``, ``q`` (medians over the ϑ with a V), ``a``, ``b``, ``x``, ``x_balance``,
+    ``x_theorem``,
+    ``all_interior``, ``sharp``; NaN where a number cannot be measured.
+    """
+    groups = {}
+    for r in records:
+        groups.setdefault(float(r[theta]), []).append(r)
+    thetas = sorted(groups)
+    out = {"thetas": thetas, "h_star": [], "interior": [], "p": [], "q": [], "e_min_h": []}
+    h_common = None
+    for th in thetas:
+        rows = groups[th]
+        hh = np.array([r[h] for r in rows], float)
+        ee = np.array([r[error] for r in rows], float)
+        m = vshape_minimum(hh, ee)
+        out["h_star"].append(m["h_star"])
+        out["interior"].append(m["interior"])
+        ok = np.isfinite(ee) & (ee > 0)
+        hs_ = m["h_star"]
+        right = ok & (hh >= branch_gap * hs_) & (hh <= span * hs_)
+        left = ok & (hh <= hs_ / branch_gap) & (hh >= hs_ / span)
+        p = fit_power_law(hh[right], ee[right]).exponent if right.sum() >= 2 else float("nan")
+        q = -fit_power_law(hh[left], ee[left]).exponent if left.sum() >= 2 else float("nan")
+        out["interior"][-1] = bool(m["interior"] and np.isfinite(q) and q >= min_slope)
+        out["p"].append(p)
+        out["q"].append(q)
+        hmin = hh[ok].min() if ok.any() else float("nan")
+        h_common = hmin if h_common is None else max(h_common, hmin)
+    # a: error ∝ ϑ^a at the smallest step size run for every ϑ
+    e_at = []
+    for th in thetas:
+        rows = [r for r in groups[th] if np.isclose(r[h], h_common) and np.isfinite(r[error])]
+        e_at.append(rows[0][error] if rows else float("nan"))
+    out["e_min_h"] = e_at
+    out["h_for_a"] = float(h_common) if h_common is not None else float("nan")
+    try:
+        a = fit_power_law(thetas, e_at).exponent
+    except ValueError:
+        a = float("nan")
+    interior = np.array(out["interior"], bool)
+    try:
+        x = fit_power_law(np.array(thetas)[interior], np.array(out["h_star"])[interior]).exponent \
+            if interior.sum() >= 2 else float("nan")
+    except ValueError:
+        x = float("nan")
+    # b: error ∝ ϑ^b at the first step size on the right of every minimum
+    b = 0.0
+    all_h = np.unique([float(r[h]) for r in records])
+    right_h = all_h[all_h >= branch_gap * max(out["h_star"])] if out["h_star"] else all_h[:0]
+    if right_h.size and len(thetas) >= 2:
+        e_right = []
+        for th in thetas:
+            rows = [r for r in groups[th] if np.isclose(r[h], right_h[0]) and np.isfinite(r[error])]
+            e_right.append(rows[0][error] if rows else float("nan"))
+        try:
+            b = fit_power_law(thetas, e_right).exponent
+        except ValueError:
+            b = float("nan")
+    out["b"] = float(b)
+    p = float(np.nanmedian(out["p"])) if np.isfinite(out["p"]).any() else float("nan")
+    q = float(np.nanmedian(out["q"])) if np.isfinite(out["q"]).any() else float("nan")
+    if interior.any():        # the branches of the V curves, not of the plateaus
+        p = float(np.nanmedian(np.array(out["p"])[interior]))
+        q = float(np.nanmedian(np.array(out["q"])[interior]))
+    out.update(p=p, q=q, a=float(a), x=float(x),
+               x_balance=float((a - b) / (p + q)) if p + q > 0 else float("nan"),
+               x_theorem=float(1.0 / (p + 1.0)), all_interior=bool(interior.all()),
+               sharp=bool(abs(q - 1) <= 0.25 and abs(a - 1) <= 0.25))
     return out
