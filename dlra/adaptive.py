@@ -34,11 +34,11 @@ from dataclasses import dataclass, field as dc_field
 
 import numpy as np
 import scipy.optimize
-from tqdm import tqdm
 
 from .field import NonFiniteError, VectorField, as_items, from_items, lowrank_indices
 from .integrators.base import check_state
 from .lowrank import LowRank
+from .progress import progress_bar
 
 __all__ = ["StepSizeController", "LowRankDenseOutput", "solve_adaptive", "AdaptiveSolution"]
 
@@ -333,7 +333,7 @@ def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_e
     status, message = 0, "the solver successfully reached the end of the integration interval"
     start = time.perf_counter()
     t = t0
-    bar = tqdm(total=span, desc=f"dlra adaptive {integrator.name}", disable=not progress, leave=False)
+    bar = progress_bar(total=span, enabled=progress, desc=f"dlra adaptive {integrator.name}", leave=False)
     try:
         while t < t1 and status == 0:
             if len(ts) > max_steps:

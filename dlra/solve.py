@@ -7,13 +7,13 @@ import time
 from dataclasses import dataclass, field as dc_field
 
 import numpy as np
-from tqdm import tqdm
 
 from .adaptive import StepSizeController, solve_adaptive
 from .field import NonFiniteError, VectorField, as_items, from_items, lowrank_indices
 from .integrators import METHODS, Integrator
 from .integrators.base import check_state
 from .lowrank import LowRank
+from .progress import progress_bar
 from .threads import blas_threads, lowrank_step_work, resolve_threads
 
 __all__ = ["solve", "LowRankSolution"]
@@ -157,7 +157,7 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, th
     substep : SubstepSolver or name, optional
         Solver of the substeps (default RK4).
     progress : bool
-        Show a tqdm progress bar.
+        Show a tqdm progress bar (only on a terminal).
     max_norm : float, "auto" or None
         A state whose Frobenius norm exceeds it ends the run with status −2 ("auto":
         1e8·max(1, ‖Y0‖)).
@@ -247,7 +247,7 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, th
     limits.enter_context(blas_threads(threads, _state_work(items)))
     start = time.perf_counter()
     t = t0
-    bar = tqdm(total=len(grid) - 1, desc=f"dlra {name}", disable=not progress, leave=False)
+    bar = progress_bar(total=len(grid) - 1, enabled=progress, desc=f"dlra {name}", leave=False)
     nsteps = 0
     try:
         for n in range(len(grid) - 1):

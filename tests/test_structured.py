@@ -115,3 +115,43 @@ def test_bad_arguments_name_themselves():
         LinearMatrixField(A=np.eye(3), B=np.eye(4), C=np.ones((3, 3)))
     with pytest.raises(ValueError, match="A is 3×3"):
         dlra.solve(LinearMatrixField(A=np.eye(3)), LowRank.random(4, 4, [1.0, 0.5], rng=0), (0, 1), 0.5, method="bug")
+
+
+# ------------------------------------------------------------------ PDE problems with references
+def test_riccati_reference_is_exact_and_tends_to_the_algebraic_solution():
+    """Radon's-lemma reference: X(t) → the stabilising solution of the algebraic Riccati equation."""
+    p = dlra.problems.Riccati(n=30, rank=4)
+    X = p.reference(4.0)
+    assert np.linalg.norm(X - p.steady_state()) <= 1e-12 * np.linalg.norm(X)
+
+
+def test_riccati_rank_adaptive_bug_with_etd2_substeps():
+    """Quadratic N(X) = −XBBᵀX kept in low-rank form; the rank grows from 4 (the source CᵀC and the
+    dynamics add directions). Relative error at t = 0.5 measured 5.8e-4 (h = 0.025) and 1.1e-4
+    (h = 0.0125): first order."""
+    p = dlra.problems.Riccati(n=30, rank=4)
+    ref = np.linalg.norm(p.reference(0.5))
+    errors = []
+    for h in (0.025, 0.0125):
+        sol = dlra.solve(p.field, p.Y0, p.t_span, h, method="adaptive_bug", substep="etd2", theta=1e-8)
+        errors.append(p.error(sol.Y[-1], 0.5) / ref)
+    assert sol.ranks.max() > sol.ranks[0, 0]
+    assert errors[1] < 1.5e-4 and errors[0] / errors[1] > 1.8
+
+
+def test_allen_cahn_energy_decreases_and_matches_the_full_rank_reference():
+    """Gradient flow of E: the projected flow decreases E at every step; the rank-adaptive BUG
+    (ϑ = 1e-6, h = 0.1) stays within 1.7e-6 (measured) of the full-rank solve_ivp reference."""
+    p = dlra.problems.AllenCahn(n=32, rank=8, t_span=(0.0, 2.0))
+    energies = [p.energy(p.Y0)]
+    sol = dlra.solve(p.field, p.Y0, p.t_span, 0.1, method="adaptive_bug", theta=1e-6,
+                     step_callback=lambda t, Y, info: energies.append(p.energy(Y)) and False)
+    assert np.all(np.diff(energies) < 0)
+    assert p.error(sol.Y[-1], 2.0) <= 3e-6 * np.linalg.norm(p.reference(2.0))
+
+
+def test_heat2d_reference_is_the_matrix_exponential():
+    import scipy.linalg
+    p = dlra.problems.Heat2D(n=15, rank=2)
+    E = scipy.linalg.expm(0.01 * p.A.toarray())
+    assert np.allclose(p.reference(0.01), E @ p.Y0.to_dense() @ E, rtol=0, atol=1e-13)

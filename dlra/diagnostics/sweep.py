@@ -40,10 +40,9 @@ def grid(**axes):
 
 
 def _progress(iterable, total, progress, desc):
-    if not progress:
-        return iterable
-    from tqdm import tqdm
-    return tqdm(iterable, total=total, desc=desc, leave=False)
+    from ..progress import progress_bar
+
+    return progress_bar(iterable, enabled=progress, total=total, desc=desc, leave=False)
 
 
 def run_sweep(fun, points, *, n_jobs=None, backend=None, progress=False, desc="sweep"):

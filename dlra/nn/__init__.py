@@ -20,7 +20,8 @@ from .factorized import (INITS, densify, effective_rank, factor_init, factorize,
 from .network import MLP
 from .conv import Conv2D
 from .lenet import LeNet5
-from .training import Trainer, training_parameter_counts
+from .training import Trainer, TrainingDiverged, training_parameter_counts
+from .checkpoint import CheckpointError
 from .svd_training import SVDLayer, SVDTrainer, SVDTraining, svd_mlp
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "one_hot",
     "activation_code",
     "Trainer",
+    "TrainingDiverged",
+    "CheckpointError",
     "training_parameter_counts",
     "VanillaFactorGD",
     "SVDLayer",

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..lowrank import LowRank
-from ..truncation import RelativeSingularValue, TruncationRule, _check_nonnegative
+from ..truncation import RelativeSingularValue
 from .kernels import IDENTITY, RELU, TANH
 
 __all__ = ["PosterRank", "rank_rule", "RANK_RULES", "svd_rank_approx", "select_ranks", "RankSelection",
@@ -67,16 +67,12 @@ RANK_RULES = ("theorem", "poster")
 _LIPSCHITZ = {RELU: 1.0, TANH: 1.0, IDENTITY: 1.0}
 
 
-class PosterRank(TruncationRule):
+class PosterRank(RelativeSingularValue):
     """Algorithm 2 as printed: k = max{k : k σ_k / σ₁ ≥ δ} (Guo & Yu 2025).
 
     The set is never empty for δ ≤ 1 (k = 1 gives 1 ≥ δ); k σ_k is not monotone in k, so the largest
     k in the set is taken. For δ > 1 only k with k σ_k ≥ δ σ₁ count (at least ``min_rank``).
     """
-
-    def __init__(self, delta, min_rank=1, max_rank=None):
-        super().__init__(min_rank, max_rank)
-        self.delta = _check_nonnegative(delta, "delta")
 
     def _rank(self, sigma, current_rank):
         if sigma.size == 0 or sigma[0] == 0:

@@ -43,8 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..field import NonFiniteError
 from ..integrators import METHODS, FullRank, Integrator
 from ..io import remove_stale_temporaries, write_csv
+from ..progress import progress_bar
 from ..substep import SGD, Adam, SubstepSolver
 from ..threads import blas_threads, lowrank_step_work, resolve_threads
 from ..truncation import AbsoluteTolerance, RateTolerance, RelativeTolerance
@@ -53,13 +55,20 @@ from .baselines import VanillaFactorGD
 from .checkpoint import CHECKPOINT_VERSION
 from .network import MLP
 
-__all__ = ["Trainer", "make_optimizer", "make_integrator", "training_parameter_counts", "DEFAULT_LR",
+__all__ = ["Trainer", "TrainingDiverged", "DIVERGENCE_FACTOR", "make_optimizer", "make_integrator", "training_parameter_counts", "DEFAULT_LR",
            "CHECKPOINT_VERSION"]
 
 #: default learning rate (step size h) per optimiser name
 DEFAULT_LR = {"adam": 3e-3, "sgd": 0.1, "momentum": 0.05}
 #: default relative tolerance of the rank-adaptive methods when neither tau nor theta is given
 DEFAULT_TAU = 0.1
+#: a mini-batch loss above this multiple of the first step's loss (at least 1) means divergence
+DIVERGENCE_FACTOR = 1e3
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became non-finite or exploded: the learning rate (step size) is too large."""
+
 
 _OPTIMIZERS = ("adam", "sgd", "momentum")
 
@@ -216,7 +225,7 @@ class Trainer:
         Seed of the mini-batch order (``np.random.default_rng(seed)``). Build the network with the
         same seed (``MLP.from_sizes(..., rng=seed)``) for fully reproducible runs.
     progress : bool
-        Show a tqdm progress bar over the mini-batches of each epoch.
+        Show a tqdm progress bar over the mini-batches of each epoch (only on a terminal).
     eval_batch_size : int
         Chunk size of the evaluation passes.
     threads : int, optional
@@ -360,7 +369,14 @@ class Trainer:
             return out
 
         lr = self.current_lr
-        new = self.integrator.step(field, self.t, net.parameters(), lr)
+        try:
+            # overflow is reported by the divergence checks (a named error), not as numpy warnings
+            with np.errstate(over="ignore", invalid="ignore"):
+                new = self.integrator.step(field, self.t, net.parameters(), lr)
+        except (NonFiniteError, np.linalg.LinAlgError) as exc:
+            # the data are checked finite in fit: non-finite values come from the step size
+            loss = f"{losses[0]:.4g}" if losses else "not evaluated"
+            raise self._diverged(f"{exc} (mini-batch loss {loss})", self.step + 1) from exc
         net.set_parameters(new)
         self.step += 1
         self.t += lr
@@ -368,6 +384,20 @@ class Trainer:
         self.rank_history.append({"step": self.step, "epoch": self.epoch + 1, "loss": loss,
                                   **self._rank_columns()})
         return loss
+
+    def _diverged(self, detail, step):
+        return TrainingDiverged(f"diverged: {detail} at step {step} (epoch {self.epoch + 1}, "
+                                f"learning rate {self.current_lr:g}); lower the learning rate")
+
+    def _check_divergence(self, loss):
+        """Raise :class:`TrainingDiverged` when the mini-batch loss is not finite or exceeds
+        :data:`DIVERGENCE_FACTOR` times the loss of the run's first step (at least 1)."""
+        first = self.rank_history[0]["loss"] if self.rank_history else loss
+        if not np.isfinite(loss):
+            raise self._diverged(f"the mini-batch loss is {loss}", self.step)
+        if loss > DIVERGENCE_FACTOR * max(abs(first), 1.0):
+            raise self._diverged(f"the mini-batch loss exploded from {first:.4g} (first step) to {loss:.4g}",
+                                 self.step)
 
     @property
     def current_lr(self):
@@ -431,39 +461,31 @@ class Trainer:
         if X.ndim != 2 or X.shape[1] != self.net.n_in:
             raise ValueError(f"data: x_train must have shape (n, {self.net.n_in}), got {X.shape}")
         X = np.ascontiguousarray(X, dtype=self.net.dtype)
+        if not np.all(np.isfinite(X)):
+            raise ValueError("data: x_train holds NaN or inf")
         out_dir = None if out_dir is None else Path(out_dir)
         if out_dir is not None:
             for name in ("checkpoint.npz", "history.csv", "ranks_per_step.csv"):
                 remove_stale_temporaries(out_dir / name)
         n = X.shape[0]
         n_batches = -(-n // self.batch_size)
-        tqdm = None
-        if self.progress:
-            try:
-                from tqdm import tqdm
-            except ImportError:  # pragma: no cover
-                tqdm = None
         while self.epoch < epochs:
             perm = self.rng.permutation(n)
             passes0 = self.net.passes
             total_loss = 0.0
-            bar = None
-            if tqdm is not None:
-                bar = tqdm(total=n_batches, desc=f"epoch {self.epoch + 1}/{epochs}", leave=False, unit="batch")
+            bar = progress_bar(total=n_batches, enabled=self.progress, desc=f"epoch {self.epoch + 1}/{epochs}",
+                               leave=False, unit="batch")
             start = time.perf_counter()
             for b in range(n_batches):
                 idx = perm[b * self.batch_size:(b + 1) * self.batch_size]
                 loss = self.train_step(X[idx], y[idx])
-                if not np.isfinite(loss):
-                    raise FloatingPointError(f"the training loss became {loss} at step {self.step} "
-                                             f"(epoch {self.epoch + 1}); lower the learning rate")
+                self._check_divergence(loss)
                 total_loss += loss * len(idx)
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
+                if not bar.disable:
                     bar.set_postfix(loss=f"{loss:.4f}", ranks="-".join(map(str, self.net.ranks())) or "dense")
             seconds = time.perf_counter() - start
-            if bar is not None:
-                bar.close()
+            bar.close()
             self.train_seconds += seconds
             self.epoch += 1
             row = self._epoch_row(total_loss / n, n_batches, self.net.passes - passes0, seconds, train, val, test)
