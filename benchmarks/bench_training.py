@@ -194,9 +194,10 @@ def lowrank_network(sizes, ranks, seed=0):
     return MLP(layers, dtype=np.float32)
 
 
-def lowrank_config(sizes, ranks, X, y, lr, seed=0, substep=None):
-    """DLRT network with the given rank(s) per hidden layer; AdaptiveBUG + SGD at fixed ranks."""
-    net = lowrank_network(sizes, ranks, seed)
+def lowrank_config(sizes, ranks, X, y, lr, seed=0, substep=None, net=None):
+    """DLRT network with the given rank(s) per hidden layer; AdaptiveBUG + SGD at fixed ranks.
+    ``net``: an already built network with low-rank layers (then ``sizes`` is not used)."""
+    net = lowrank_network(sizes, ranks, seed) if net is None else net
     # FixedRank(): keep each layer's current rank (the ranks may differ between layers)
     integ = dlra.AdaptiveBUG(substep=substep or dlra.SGD(), truncation=dlra.FixedRank())
     pass_time = [0.0]
