@@ -316,8 +316,8 @@ def run(widths, ranks_for=None, batch=None, repeat=7, repeat_large=3, lr=1e-3, p
     total = sum((len(ranks) + 2) * (rep + 1) for _, ranks, _, rep in plan)
     bar = None
     if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=total, desc="timing", unit="step", file=sys.stderr)
+        from dlra.progress import progress_bar  # drawn only on a terminal
+        bar = progress_bar(total=total, desc="timing", unit="step", file=sys.stderr)
     rows = []
     try:
         for w, ranks, b, rep in plan:
