@@ -9,6 +9,8 @@ from .rank_preserving import RankPreservingCubic
 from .riccati import Riccati
 from .rotating import LubichOseledets, RotatingMatrix
 from .schrodinger import Schrodinger
+from .vlasov import LandauDamping
 
 __all__ = ["Problem", "as_dense", "RotatingMatrix", "LubichOseledets", "Schrodinger", "Lyapunov",
-           "LeastSquares", "RankPreservingCubic", "ConvectionDiffusionLyapunov", "Heat2D", "AllenCahn", "Riccati"]
+           "LeastSquares", "RankPreservingCubic", "ConvectionDiffusionLyapunov", "Heat2D", "AllenCahn", "Riccati",
+           "LandauDamping"]
