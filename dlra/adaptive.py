@@ -39,6 +39,7 @@ from .field import NonFiniteError, VectorField, as_items, from_items, lowrank_in
 from .integrators.base import check_state
 from .lowrank import LowRank
 from .progress import progress_bar
+from .solve import LowRankSolution, _make_integrator
 
 __all__ = ["StepSizeController", "LowRankDenseOutput", "solve_adaptive", "AdaptiveSolution"]
 
@@ -203,37 +204,18 @@ class LowRankDenseOutput:
 
 
 @dataclass
-class AdaptiveSolution:
-    """Result of :func:`solve_adaptive` (the attributes of :class:`dlra.solve.LowRankSolution` plus
-    ``sol``, ``t_events``, ``Y_events``, ``nrejected``, ``h_steps``)."""
+class AdaptiveSolution(LowRankSolution):
+    """Result of :func:`solve_adaptive`: the attributes of :class:`dlra.solve.LowRankSolution` plus
+    ``nrejected`` (rejected step attempts), ``h_steps`` (accepted step sizes), ``sol`` (the dense
+    output, with ``dense_output=True``), ``t_events``/``Y_events`` (with ``events``) and the
+    ``controller``."""
 
-    t: np.ndarray
-    Y: list
-    t_steps: np.ndarray
-    ranks: np.ndarray
-    discarded: list
-    nfev: int
-    nsteps: int
-    status: int
-    message: str
-    method: str
-    wall_time: float = 0.0
-    time_in_F: float = 0.0
     nrejected: int = 0
     h_steps: np.ndarray = None
     sol: LowRankDenseOutput = None
     t_events: list = None
     Y_events: list = None
-    integrator: object = dc_field(default=None, repr=False)
     controller: StepSizeController = dc_field(default=None, repr=False)
-
-    @property
-    def success(self):
-        return self.status >= 0
-
-    @property
-    def truncation_errors(self):
-        return np.array([np.sqrt(sum(float(np.sum(np.abs(d) ** 2)) for d in step)) for step in self.discarded])
 
 
 def _check_events(events):
@@ -287,8 +269,6 @@ def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_e
     as in ``solve_ivp``) fills ``sol.t_events`` / ``sol.Y_events``. Without ``t_eval`` the states at
     the accepted steps are returned.
     """
-    from .solve import _make_integrator
-
     if controller is None:
         controller = StepSizeController()
     if not isinstance(controller, StepSizeController):
