@@ -316,3 +316,19 @@ def test_spike_then_chance_accuracy_is_divergence(tmp_path, capsys):
     (line,) = [line for line in err.splitlines() if "error:" in line]
     assert "diverged" in line and "chance" in line and "lower the learning rate (--lr)" in line
     assert not (tmp_path / "checkpoint.npz").exists()          # the collapsed epoch is not checkpointed
+
+
+def test_non_finite_weights_are_divergence_but_other_value_errors_are_not():
+    from dlra.nn import MLP, Trainer, TrainingDiverged
+
+    X, y = np.ones((4, 6)), np.array([0, 1, 2, 0])
+    net = MLP.from_sizes([6, 5, 3], ranks=[2, None], rng=0)
+    items = net.parameters()
+    items[1] = np.full_like(items[1], np.inf)
+    net.set_parameters(items)
+    with pytest.raises(TrainingDiverged, match="lower the learning rate"):
+        Trainer(net, optimizer="sgd", lr=0.1, progress=False).train_step(X, y)
+    healthy = Trainer(MLP.from_sizes([6, 5, 3], ranks=[2, None], rng=0), optimizer="sgd", lr=0.1, progress=False)
+    with pytest.raises(ValueError) as info:
+        healthy.train_step(np.ones((4, 7)), y)                   # a wrong batch is not a divergence
+    assert not isinstance(info.value, TrainingDiverged)

@@ -1,4 +1,4 @@
-"""Reference problems with exact or reference solutions (DESIGN.md §4)."""
+"""Reference problems with exact or reference solutions."""
 from .allen_cahn import AllenCahn
 from .base import Problem, as_dense
 from .convection_diffusion import ConvectionDiffusionLyapunov
