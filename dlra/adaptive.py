@@ -261,14 +261,15 @@ def _initial_step(field, integrator, t0, items, span):
 def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_eval=None, dense_output=False,
                    events=None, dense_output_kind="hermite", rank=None, theta=None, truncation=None,
                    substep=None, progress=False,
-                   max_steps=100000, **options):
+                   max_steps=100000, max_norm="auto", step_callback=None, **options):
     """Integrate Ẏ = P(Y) F(t, Y) with step-size control by step doubling (module docstring).
 
     Usually called as ``dlra.solve(F, Y0, t_span, h=StepSizeController(rtol, atol), method=...)``.
     The remaining arguments are those of :func:`dlra.solve`; in addition ``dense_output=True`` gives
     ``sol.sol(t)`` and ``events`` (callables ``event(t, Y)``, attributes ``terminal``/``direction``
     as in ``solve_ivp``) fills ``sol.t_events`` / ``sol.Y_events``. Without ``t_eval`` the states at
-    the accepted steps are returned.
+    the accepted steps are returned. ``max_norm`` and ``step_callback`` (called after every accepted
+    step) act as in :func:`dlra.solve`.
     """
     if controller is None:
         controller = StepSizeController()
@@ -297,6 +298,13 @@ def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_e
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
 
     items, multi = _prepare_state(Y0, rank, theta)
+    if max_norm == "auto":
+        max_norm = 1e8 * max(1.0, _norm(items))
+    elif max_norm is not None and (isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real)
+                                   or not max_norm > 0):
+        raise ValueError(f"max_norm must be positive, 'auto' or None, got {max_norm!r}")
+    if step_callback is not None and not callable(step_callback):
+        raise TypeError(f"step_callback must be callable (t, Y, step_info), got {type(step_callback).__name__}")
     field = VectorField(F, multi, [item.shape for item in items])
     lr = lowrank_indices(items)
     span = t1 - t0
@@ -344,6 +352,9 @@ def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_e
                 h *= controller.min_factor if not np.isfinite(err) else \
                     min(1.0, controller.factor(err, order))
                 continue
+            if max_norm is not None and _norm(fine) > max_norm:
+                status, message = -2, f"blow-up at t = {t + h:.6g}: ‖Y‖ exceeds max_norm = {max_norm:.3g}"
+                break
             controller.naccepted += 1
             t_new = t + h
             if t_new >= t1 - 1e-12 * max(1.0, abs(t1)):
@@ -380,6 +391,9 @@ def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_e
                     t_new = stop_at
                     status, message = 1, f"a terminal event occurred at t = {stop_at:.6g}"
             items, t = states[-1], t_new
+            if status == 0 and step_callback is not None and step_callback(t, from_items(items, multi), info_fine):
+                status, message = 1, f"stopped by step_callback at t = {t:.6g}"
+                break
             h *= controller.factor(err, order)
             h = min(h, controller.h_max)
     finally:

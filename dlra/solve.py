@@ -179,7 +179,8 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, th
 
     if isinstance(h, StepSizeController):
         return solve_adaptive(F, Y0, t_span, h, method, t_eval=t_eval, rank=rank, theta=theta,
-                              truncation=truncation, substep=substep, progress=progress, **options)
+                              truncation=truncation, substep=substep, progress=progress, max_norm=max_norm,
+                              step_callback=step_callback, **options)
     integrator = _make_integrator(method, substep, truncation, theta, options)
     name = integrator.name
     resolve_threads(threads)  # a bad value (or DLRA_NUM_THREADS) fails here, by name
