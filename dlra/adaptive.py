@@ -21,8 +21,9 @@ Dense output: between accepted steps the cubic Hermite interpolant of Y_n, Y_{n+
 derivatives Ẏ = P(Y)F(t, Y) at both nodes (one extra evaluation of F per node, on first use),
 retracted to rank max(r_n, r_{n+1}) by a truncated SVD (Absil & Oseledets, "Low-rank retractions:
 a survey and new results", Comput. Optim. Appl. 62, 2015): exact at the nodes, O(h⁴) interpolation
-error in between (so the integrator's own error dominates); ``dense_output_kind="linear"`` gives
-the retracted secant (O(h²), no evaluations). Events follow ``solve_ivp``: functions
+error in between; ``dense_output_kind="linear"`` gives the retracted secant (O(h²), no
+evaluations). The interpolation error is not part of the step-size control: inside long steps
+of a stiff problem it can exceed the tolerance (use ``h_max`` to bound the steps). Events follow ``solve_ivp``: functions
 ``event(t, Y)`` with optional attributes ``terminal`` and ``direction``, located by ``brentq``
 on the dense output.
 """

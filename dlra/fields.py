@@ -412,7 +412,7 @@ class LinearMatrixField:
                 def apply_linear(Z):
                     out = Z @ Q
                     if big is not None:
-                        out += big.matmat(Z if orthonormal else Z @ G)
+                        out = out + big.matmat(Z if orthonormal else Z @ G)
                     return out
 
                 if N is None:

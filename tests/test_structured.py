@@ -44,6 +44,17 @@ def test_reduced_flows_equal_the_callback_path(method, options, dtype, time_depe
     assert np.linalg.norm(b - Y0.to_dense()) > 1e-2 * np.linalg.norm(b)
 
 
+@pytest.mark.parametrize("method, options", [("bug", {}), ("ksl", {}), ("adaptive_bug", {"theta": 1e-8})])
+def test_real_state_with_complex_operators(method, options):
+    """A real Y0 under complex A, B: the state becomes complex in the first stage, both paths agree."""
+    A = (1j * scipy.sparse.random(20, 20, density=0.2, random_state=1) - 2 * scipy.sparse.identity(20)).tocsr()
+    field = LinearMatrixField(A=A, B=0.5j * np.eye(15))
+    Y0 = LowRank.random(20, 15, [1.0, 0.5, 0.2], rng=1)
+    a = dlra.solve(field, Y0, (0, 0.1), 0.05, method=method, **options).Y[-1].to_dense()
+    b = dlra.solve(lambda t, Y: field(t, Y), Y0, (0, 0.1), 0.05, method=method, **options).Y[-1].to_dense()
+    assert np.iscomplexobj(a) and np.linalg.norm(a - b) <= 1e-12 * np.linalg.norm(b)
+
+
 def test_flows_carry_reduced_forms_only_for_structured_fields():
     field, Y0 = _field(np.float64)
     from dlra.field import VectorField
