@@ -156,6 +156,13 @@ def test_unwritable_out_is_refused_before_any_computation(tmp_path, capsys, comm
     assert blocker.read_text() == "x"
 
 
+@pytest.mark.parametrize("name", ["checkpoint.npz", "history.csv"])
+def test_output_file_name_taken_by_a_folder(tmp_path, capsys, name):
+    (tmp_path / name).mkdir()
+    status = run(["train", "--data-dir", "embedded", "--resume", "--out", str(tmp_path)] + TINY)
+    assert_user_error(capsys, status, "train", "--out", name, "not a file")
+
+
 # ------------------------------------------------------------------ corrupt checkpoints (--resume)
 def _rewrite(path, edit_meta=None, edit_arrays=None):
     with np.load(path) as npz:
