@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from ..integrators import METHODS, FullRank, Integrator
+from ..integrators import make_integrator as resolve_integrator
 from ..io import save_npz, write_csv
 from ..lowrank import LowRank
 from ..substep import SGD, Adam, SubstepSolver
@@ -93,27 +94,23 @@ def make_integrator(method="dlrt", optimizer="adam", *, tau=None, theta=None, mi
     name = _method_name(method)
     if tau is not None and theta is not None:
         raise ValueError("give only one of tau (relative tolerance) and theta (absolute tolerance)")
-    if name == "dense":
-        cls = FullRank
-    elif name == "vanilla":
-        cls = VanillaFactorGD
-    elif name in METHODS:
-        cls = METHODS[name]
-    else:
+    extra = {"dense": FullRank, "vanilla": VanillaFactorGD}
+    if name not in METHODS and name not in extra:
         raise ValueError(f"method must be 'dlrt', 'dense', 'vanilla' or one of {', '.join(sorted(METHODS))}, "
                          f"got {method!r}")
+    cls = extra.get(name) or METHODS[name]
     if not cls.accepts_truncation:
         for arg, value in (("tau", tau), ("theta", theta), ("max_rank", max_rank)):
             if value is not None:
                 raise ValueError(f"{arg}: method {method!r} has a fixed rank and takes no truncation")
         if min_rank not in (None, 1):
             raise ValueError(f"min_rank: method {method!r} has a fixed rank and takes no truncation")
-        return cls(substep=substep)
+        return resolve_integrator(name, methods=extra, substep=substep)
     if theta is not None:
         rule = AbsoluteTolerance(theta, min_rank=min_rank or 1, max_rank=max_rank)
     else:
         rule = RelativeTolerance(DEFAULT_TAU if tau is None else tau, min_rank=min_rank or 1, max_rank=max_rank)
-    return cls(substep=substep, truncation=rule)
+    return resolve_integrator(name, methods=extra, substep=substep, truncation=rule)
 
 
 def training_parameter_counts(net, method="dlrt"):
