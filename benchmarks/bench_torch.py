@@ -1,37 +1,55 @@
-"""The numba/numpy network against PyTorch on the CPU: dense and DLRT training steps, one run.
+"""The numba/numpy network against PyTorch on the CPU: dense and DLRT training steps with Adam, one run.
 
-Network ``784 → 500 → 500 → 500 → 500 → 10`` (ReLU, softmax cross-entropy), batch 256, float32.
-Timed side by side, interleaved round by round (order rotated each round), medians:
+Network ``784 → 500 → 500 → 500 → 500 → 10`` (ReLU, softmax cross-entropy), batch 256, float32,
+Adam (β = 0.9, 0.999) everywhere. Timed side by side, interleaved round by round (the order
+rotated each round):
 
-* **numba dense (FullRank + SGD)** — ``dlra.FullRank(substep=dlra.SGD()).step(net.vector_field(X, y),
-  …)`` + ``set_parameters`` on ``MLP.from_sizes(sizes, ranks=None)``;
-* **numba dense (F + SGD update)** — ``net.gradients(X, y)`` and ``W -= lr ∇W`` in place;
-* **numba DLRT (τ = 0.15 ranks)** — ``AdaptiveBUG(substep=SGD(), truncation=FixedRank())`` on the
-  network with hidden ranks ``--ranks`` (default 16 26 28 25: the ranks the DLRT paper reports for
-  width 500 at τ = 0.15 lie between its τ = 0.13 ranks 20/31/32/30 and τ = 0.17 ranks 13/21/24/20;
-  fixed ranks, not measured on a trained network, so that every repetition does the same work);
-* **torch dense** — ``opt.zero_grad(); loss = CrossEntropyLoss()(net(X), y); loss.backward();
-  opt.step()`` with ``torch.optim.SGD`` on the same weights (copied from the numba network);
-* predictions (forward + argmax on the batch) of the three networks.
+* **numba dense** — ``dlra.FullRank(substep=dlra.Adam()).step(net.vector_field(X, y), …)`` +
+  ``set_parameters`` on ``MLP.from_sizes(sizes, ranks=None)``;
+* **torch dense** — ``opt.zero_grad(); CrossEntropyLoss()(net(X), y).backward(); opt.step()`` with
+  ``torch.optim.Adam`` on the same initial weights;
+* **numba DLRT** — ``AdaptiveBUG(substep=Adam(), truncation=FixedRank())`` (one forward/backward
+  pass per step, Adam's moments rotated into the new bases) at
 
-PyTorch is a benchmark-only dependency: it is imported here and nowhere in the package
-(``pip install torch==2.13.0``). ``torch.set_num_threads`` is set to the thread count of numpy's
-BLAS (threadpoolctl); both are reported. Every configuration is warmed up (numba compiles on its
-first call) before the timed rounds.
+  - dlra's own **τ = 0.15 ranks**: the ranks a τ = 0.15 run of ``Trainer`` reached (read from
+    ``results/mnist/init0.05/rank_evolution.csv``, the RESULTS.md setting: initial rank 250, Adam
+    1e-3 × 0.8 per epoch, init scale 0.05, last step of 3 epochs; ``--tau-ranks`` overrides),
+  - the **start-up ranks 150 and 250**, where every run from rank 250 spends its first steps;
+
+* **torch KLS reference** — the reference codes' rank-adaptive step, written here in PyTorch at the
+  same ranks: three forward/backward passes (K-, L- and S-forms of every low-rank layer), one
+  ``torch.optim.Adam`` over K, L, Ŝ, biases and the dense output layer whose state is **not**
+  rotated, Householder QR of [K, U] and [L, V] (``torch.linalg.qr``), Ŝ0 = M S Nᵀ, SVD of the
+  2r × 2r core (``torch.linalg.svd``) truncated back to r (fixed ranks, so that every repetition
+  does the same work);
+* predictions (forward + argmax on the batch) of the dense networks and the τ = 0.15 DLRT network.
+
+Ratios are formed **round by round** (A / B of the same round, so that the shared machine's load
+hits both alike) and the table reports their median, next to the median times.
+
+PyTorch is a benchmark-only dependency (``pip install torch==2.13.0``): imported here and nowhere in
+the package. BLAS runs on ``--threads`` threads (default 1) for numpy (set before numpy loads) and
+``torch.set_num_threads`` for torch; both are reported. Every configuration is warmed up (numba
+compiles on its first call) before the timed rounds.
 
 Usage (from the repository root)::
 
-    python benchmarks/bench_torch.py                 # 21 rounds, ~10 s
-    python benchmarks/bench_torch.py --quick         # 5 rounds
-    python benchmarks/bench_torch.py --threads 2
+    python benchmarks/bench_torch.py                 # 21 rounds, ~1 min
+    python benchmarks/bench_torch.py --quick         # 3 rounds, start-up ranks skipped
 
 Writes ``<out>/training_torch.csv`` (default out: benchmarks/) and prints a Markdown table.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
+
+TAU_RANKS_CSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "results", "mnist",
+                             "init0.05", "rank_evolution.csv")
+#: ranks of the τ = 0.15 run in TAU_RANKS_CSV (seed 0, step 588), used when the file is absent
+TAU_RANKS_FALLBACK = [30, 22, 15, 10]
 
 
 def parse_args(argv=None):
@@ -39,11 +57,13 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--width", type=int, default=500)
     p.add_argument("--batch", type=int, default=256)
-    p.add_argument("--ranks", type=int, nargs=4, default=[16, 26, 28, 25],
-                   help="hidden-layer ranks of the DLRT network (default: the τ = 0.15 ranks 16 26 28 25)")
+    p.add_argument("--tau-ranks", type=int, nargs=4, default=None,
+                   help="hidden-layer ranks of the τ = 0.15 network (default: read from the τ = 0.15 run)")
+    p.add_argument("--startup-ranks", type=int, nargs="*", default=[150, 250],
+                   help="uniform ranks of the start-up phase (default 150 250)")
     p.add_argument("--repeat", type=int, default=21, help="interleaved rounds (median)")
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--quick", action="store_true", help="5 rounds")
+    p.add_argument("--quick", action="store_true", help="3 rounds, no start-up ranks")
     p.add_argument("--threads", type=int, default=1,
                    help="BLAS threads of numpy and torch.set_num_threads (default 1; 0: numpy's default)")
     p.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)),
@@ -69,14 +89,23 @@ import dlra  # noqa: E402
 from dlra.nn import MLP  # noqa: E402
 
 
-class Timed:
-    def __init__(self, name, fn, kind):
-        self.name, self.fn, self.kind = name, fn, kind
-        self.times = []
+def tau_ranks(path=TAU_RANKS_CSV, tau="0.15"):
+    """(ranks, source) of the last step of the τ run in ``path`` (seed 0)."""
+    try:
+        with open(path, newline="") as handle:
+            rows = [r for r in csv.DictReader(handle) if r["tau"] == tau and r.get("seed", "0") == "0"]
+    except OSError:
+        rows = []
+    if not rows:
+        return list(TAU_RANKS_FALLBACK), f"fallback {TAU_RANKS_FALLBACK} ({path} not found)"
+    last = max(rows, key=lambda r: int(r["step"]))
+    ranks = [int(last[f"rank_{k}"]) for k in range(1, 5)]
+    return ranks, f"{os.path.relpath(path)}, τ = {tau}, seed 0, step {last['step']} (epoch {last['epoch']})"
 
 
-def torch_network(numba_net, lr):
-    """A torch.nn.Sequential with the dense numba network's weights, and its SGD step / prediction."""
+# ------------------------------------------------------------------------------ torch networks
+def torch_dense(numba_net, lr):
+    """torch.nn.Sequential with the dense numba network's weights; its Adam step and prediction."""
     import torch
     mods = []
     for k, layer in enumerate(numba_net.layers):
@@ -88,50 +117,163 @@ def torch_network(numba_net, lr):
         if k < len(numba_net.layers) - 1:
             mods.append(torch.nn.ReLU())
     net = torch.nn.Sequential(*mods)
-    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
-    return net, opt, loss_fn
+
+    def step(X, y):
+        opt.zero_grad(set_to_none=True)
+        loss_fn(net(X), y).backward()
+        opt.step()
+
+    def predict(X):
+        with torch.no_grad():
+            return net(X).argmax(dim=1)
+
+    return step, predict
 
 
-def main(args):
+class TorchKLS:
+    """Reference-style rank-adaptive DLRT step in PyTorch: three passes, unrotated Adam, fixed ranks.
+
+    Per low-rank layer the state is U (m×r), S (r×r), V (n×r) and the trainable K = U S (m×r),
+    L = V Sᵀ (n×r) and Ŝ (2r×2r); the last layer is dense. One step (Schotthöfer et al., NeurIPS 2022,
+    Alg. 1, as the reference codes implement it):
+
+    1. K ← U S, L ← V Sᵀ; pass with x ↦ K (Vᵀ x) + b (K-form) and pass with x ↦ U (Lᵀ x) + b
+       (L-form), one Adam step on K and L;
+    2. Û = qr([K, U]).Q, V̂ = qr([L, V]).Q, Ŝ ← (Ûᵀ U) S (V̂ᵀ V)ᵀ;
+    3. pass with x ↦ Û Ŝ V̂ᵀ x + b (S-form), one Adam step on Ŝ, biases and the dense layer;
+    4. Ŝ = P Σ Qᵀ; U ← Û P_r, V ← V̂ Q_r, S ← Σ_r (truncated back to r).
+    """
+
+    def __init__(self, sizes, ranks, lr, seed=0):
+        import torch
+        self.torch = torch
+        g = torch.Generator().manual_seed(seed)
+        self.layers = []
+        params = []
+        for k, r in enumerate(ranks):
+            m, n = sizes[k + 1], sizes[k]
+            b = torch.zeros(m, requires_grad=True)
+            if r is None:
+                W = (torch.randn(m, n, generator=g) * (2.0 / n) ** 0.5).requires_grad_(True)
+                self.layers.append({"W": W, "b": b})
+                params += [W, b]
+                continue
+            U = torch.linalg.qr(torch.randn(m, r, generator=g)).Q
+            V = torch.linalg.qr(torch.randn(n, r, generator=g)).Q
+            layer = {"U": U, "V": V, "S": torch.eye(r), "b": b, "r": r,
+                     "K": torch.zeros(m, r, requires_grad=True), "L": torch.zeros(n, r, requires_grad=True),
+                     "Shat": torch.zeros(2 * r, 2 * r, requires_grad=True)}
+            self.layers.append(layer)
+            params += [layer["K"], layer["L"], layer["Shat"], b]
+        self.params = params
+        self.opt = torch.optim.Adam(params, lr=lr)
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+
+    def _forward(self, X, form):
+        torch = self.torch
+        x = X
+        for k, layer in enumerate(self.layers):
+            if "W" in layer:
+                x = x @ layer["W"].T + layer["b"]
+            elif form == "K":
+                x = (x @ layer["V"]) @ layer["K"].T + layer["b"]
+            elif form == "L":
+                x = (x @ layer["L"]) @ layer["U"].T + layer["b"]
+            else:
+                x = ((x @ layer["Vhat"]) @ layer["Shat"].T) @ layer["Uhat"].T + layer["b"]
+            if k < len(self.layers) - 1:
+                x = torch.relu(x)
+        return x
+
+    def _zero_grads(self):
+        for p in self.params:
+            p.grad = None
+
+    def step(self, X, y):
+        torch = self.torch
+        lowrank = [layer for layer in self.layers if "U" in layer]
+        with torch.no_grad():
+            for layer in lowrank:
+                layer["K"].copy_(layer["U"] @ layer["S"])
+                layer["L"].copy_(layer["V"] @ layer["S"].T)
+        self._zero_grads()
+        self.loss_fn(self._forward(X, "K"), y).backward()  # pass 1
+        self.loss_fn(self._forward(X, "L"), y).backward()  # pass 2
+        for layer in self.layers:  # K and L only in this optimiser step
+            layer["b"].grad = None
+            if "W" in layer:
+                layer["W"].grad = None
+        self.opt.step()
+        with torch.no_grad():
+            for layer in lowrank:
+                layer["Uhat"] = torch.linalg.qr(torch.cat([layer["K"], layer["U"]], dim=1)).Q
+                layer["Vhat"] = torch.linalg.qr(torch.cat([layer["L"], layer["V"]], dim=1)).Q
+                M, N = layer["Uhat"].T @ layer["U"], layer["Vhat"].T @ layer["V"]
+                layer["Shat"].copy_(M @ layer["S"] @ N.T)
+        self._zero_grads()
+        self.loss_fn(self._forward(X, "S"), y).backward()  # pass 3
+        for layer in lowrank:
+            layer["K"].grad = layer["L"].grad = None
+        self.opt.step()
+        with torch.no_grad():
+            for layer in lowrank:
+                P, sigma, Qh = torch.linalg.svd(layer["Shat"])
+                r = layer["r"]
+                layer["U"] = layer["Uhat"] @ P[:, :r]
+                layer["V"] = layer["Vhat"] @ Qh[:r].T
+                layer["S"] = torch.diag(sigma[:r])
+
+
+# ------------------------------------------------------------------------------ timing
+class Timed:
+    def __init__(self, name, fn, kind):
+        self.name, self.fn, self.kind = name, fn, kind
+        self.times = []
+
+
+def run(args):
     import torch
-    repeat = 5 if args.quick else args.repeat
+    repeat = 3 if args.quick else args.repeat
+    startup = [] if args.quick else list(args.startup_ranks)
     info = bt.machine_info()
     blas_desc, nthreads = bt.blas_threads()
     torch.set_num_threads(nthreads)
     info["torch"] = torch.__version__
     info["torch threads (torch.get_num_threads())"] = torch.get_num_threads()
-    info["torch BLAS"] = "MKL" if torch.backends.mkl.is_available() else "other"
-    info["torch mkldnn (oneDNN)"] = torch.backends.mkldnn.is_available()
+    info["torch BLAS/LAPACK"] = "MKL" if torch.backends.mkl.is_available() else "other"
 
     w, batch, lr = args.width, args.batch, args.lr
     sizes = [784, w, w, w, w, 10]
+    ranks_tau, source = (list(args.tau_ranks), "--tau-ranks") if args.tau_ranks else tau_ranks()
+    ranks_tau = [min(r, sizes[k], sizes[k + 1]) for k, r in enumerate(ranks_tau)]
+    info["τ = 0.15 ranks"] = f"{'/'.join(map(str, ranks_tau))} ({source})"
     X, y = bt.make_data(w, batch)
-    dense = MLP.from_sizes(sizes, ranks=None, dtype=np.float32, rng=0)
-    tnet, topt, tloss = torch_network(dense, lr)  # copy before the numba network trains
     tX, ty = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
 
-    dcfg = bt.dense_configs(sizes, X, y, lr)  # same seed: the same initial weights as `dense`
-    lcfg = bt.lowrank_config(sizes, list(args.ranks) + [None], X, y, lr)
+    dense = MLP.from_sizes(sizes, ranks=None, dtype=np.float32, rng=0)
+    t_step, t_predict = torch_dense(dense, lr)  # copies the weights before the numba network trains
+    full = dlra.FullRank(substep=dlra.Adam())
 
-    def torch_step():
-        topt.zero_grad(set_to_none=True)
-        loss = tloss(tnet(tX), ty)
-        loss.backward()
-        topt.step()
+    def numba_dense_step():
+        dense.set_parameters(full.step(dense.vector_field(X, y), 0.0, dense.parameters(), h=lr))
 
-    def torch_predict():
-        with torch.no_grad():
-            return tnet(tX).argmax(dim=1)
-
-    ranks = "/".join(str(r) for r in args.ranks)
-    items = [Timed("numba dense (FullRank + SGD)", dcfg[0].step_fn, "step"),
-             Timed("numba dense (F + SGD update)", dcfg[1].step_fn, "step"),
-             Timed(f"numba DLRT, ranks {ranks}", lcfg.step_fn, "step"),
-             Timed("torch dense (SGD)", torch_step, "step"),
-             Timed("numba dense", dcfg[0].predict_fn, "prediction"),
-             Timed(f"numba DLRT, ranks {ranks}", lcfg.predict_fn, "prediction"),
-             Timed("torch dense", torch_predict, "prediction")]
+    items = [Timed("numba dense", numba_dense_step, "step"),
+             Timed("torch dense", lambda: t_step(tX, ty), "step")]
+    settings = [("τ = 0.15 ranks " + "/".join(map(str, ranks_tau)), ranks_tau)]
+    settings += [(f"rank {r}", [min(r, sizes[k], sizes[k + 1]) for k in range(4)]) for r in startup]
+    lowrank_cfgs = {}
+    for label, ranks in settings:
+        cfg = bt.lowrank_config(sizes, ranks + [None], X, y, lr, substep=dlra.Adam())
+        ref = TorchKLS(sizes, ranks + [None], lr)
+        lowrank_cfgs[label] = cfg
+        items.append(Timed(f"numba DLRT, {label}", cfg.step_fn, "step"))
+        items.append(Timed(f"torch KLS reference, {label}", lambda ref=ref: ref.step(tX, ty), "step"))
+    tau_label = settings[0][0]
+    items += [Timed("numba dense", lambda: dense.predict(X), "prediction"),
+              Timed(f"numba DLRT, {tau_label}", lowrank_cfgs[tau_label].predict_fn, "prediction"),
+              Timed("torch dense", lambda: t_predict(tX), "prediction")]
 
     bar = None
     if not args.no_progress:
@@ -156,35 +298,60 @@ def main(args):
         bar.close()
     info["load average (1, 5, 15 min) at start of the timed rounds"] = "%.2f, %.2f, %.2f" % load0
     info["load average (1, 5, 15 min) at end"] = "%.2f, %.2f, %.2f" % load1
+    return items, settings, repeat, info, nthreads
 
-    med = {(it.kind, it.name): 1e3 * float(np.median(it.times)) for it in items}
-    torch_step_ms = med[("step", "torch dense (SGD)")]
-    torch_pred_ms = med[("prediction", "torch dense")]
+
+def paired_ratio(a, b):
+    """Median over rounds of a's time / b's time in the same round."""
+    return float(np.median(np.asarray(a.times) / np.asarray(b.times)))
+
+
+def report(args, items, settings, repeat, info, nthreads):
+    import torch
+    by = {(it.kind, it.name): it for it in items}
+    torch_step, torch_pred = by[("step", "torch dense")], by[("prediction", "torch dense")]
     rows = []
     for it in items:
-        ms = med[(it.kind, it.name)]
-        ref = torch_step_ms if it.kind == "step" else torch_pred_ms
-        rows.append({"kind": it.kind, "name": it.name, "width": w, "batch": batch, "median_ms": f"{ms:.4g}",
-                     "min_ms": f"{1e3 * min(it.times):.4g}", "max_ms": f"{1e3 * max(it.times):.4g}",
-                     "ratio_to_torch_dense": f"{ms / ref:.4g}", "repeat": repeat,
-                     "blas_threads": nthreads, "torch_threads": torch.get_num_threads(),
-                     "load1_start": f"{load0[0]:.2f}", "load1_end": f"{load1[0]:.2f}"})
+        ref = torch_step if it.kind == "step" else torch_pred
+        row = {"kind": it.kind, "name": it.name, "width": args.width, "batch": args.batch,
+               "median_ms": f"{1e3 * np.median(it.times):.4g}", "min_ms": f"{1e3 * min(it.times):.4g}",
+               "max_ms": f"{1e3 * max(it.times):.4g}", "ratio_to_torch_dense": f"{paired_ratio(it, ref):.4g}",
+               "ratio_to_torch_reference": "", "repeat": repeat, "blas_threads": nthreads,
+               "torch_threads": torch.get_num_threads()}
+        if it.name.startswith("numba DLRT") and it.kind == "step":
+            label = it.name.split(", ", 1)[1]
+            row["ratio_to_torch_reference"] = f"{paired_ratio(it, by[('step', f'torch KLS reference, {label}')]):.4g}"
+        rows.append(row)
 
-    print(f"#### width {w}, batch {batch}, float32, median of {repeat} interleaved rounds\n")
-    print("| what | network | median [ms] | ratio to torch dense |")
-    print("|---|---|---:|---:|")
+    print(f"#### width {args.width}, batch {args.batch}, float32, Adam, {repeat} interleaved rounds\n")
+    print("| what | network | median [ms] | ratio to torch dense | ratio to torch KLS reference |")
+    print("|---|---|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['kind']} | {r['name']} | {r['median_ms']} | {r['ratio_to_torch_dense']} |")
-    nd = med[("step", "numba dense (FullRank + SGD)")]
-    nl = med[("step", f"numba DLRT, ranks {ranks}")]
-    print(f"\nnumba dense (FullRank) / torch dense step = {nd / torch_step_ms:.3f} (target ≤ 1)")
-    print(f"numba DLRT (ranks {ranks}) / torch dense step = {nl / torch_step_ms:.3f} (target ≤ 0.35)\n")
+        print(f"| {r['kind']} | {r['name']} | {r['median_ms']} | {r['ratio_to_torch_dense']} | "
+              f"{r['ratio_to_torch_reference'] or '—'} |")
+    print("\n(ratios: median over rounds of the per-round ratio)\n")
+    nd = paired_ratio(by[("step", "numba dense")], torch_step)
+    tau_label = settings[0][0]
+    nl = paired_ratio(by[("step", f"numba DLRT, {tau_label}")], torch_step)
+    print(f"- numba dense / torch dense step = {nd:.3f} (target ≤ 1.0: {'met' if nd <= 1 else 'MISSED'})")
+    print(f"- numba DLRT ({tau_label}) / torch dense step = {nl:.3f} "
+          f"(target ≤ 0.35: {'met' if nl <= 0.35 else 'MISSED'})")
+    for label, _ in settings[1:]:
+        q = paired_ratio(by[("step", f"numba DLRT, {label}")], by[("step", f"torch KLS reference, {label}")])
+        target = " (target ≤ 0.8: " + ("met)" if q <= 0.8 else "MISSED)") if label == "rank 250" else ""
+        print(f"- numba DLRT / torch KLS reference step at {label} = {q:.3f}{target}")
+    print()
     for k, v in info.items():
         print(f"- {k}: {v}")
     if not args.no_files:
         path = os.path.join(args.out, "training_torch.csv")
         dlra.io.write_csv(path, rows)
         print(f"wrote {path}")
+    return rows
+
+
+def main(args):
+    report(args, *run(args))
 
 
 if __name__ == "__main__":

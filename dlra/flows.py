@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .field import dense_indices, lowrank_indices
+from .fields import is_structured
 from .lowrank import LowRank
 
 __all__ = ["Flow", "k_flow", "l_flow", "s_flow", "naive_flow", "full_flow"]
@@ -51,6 +52,8 @@ class Flow:
         self.left_bases = list(left_bases) + [None] * n_dense
         self.right_bases = list(right_bases) + [None] * n_dense
         self.projection_is_constant = projection_is_constant
+        #: reduced right-hand side of a structured field (:class:`dlra.fields.ReducedFlow`) or None
+        self.reduced = None
 
     def state(self, z):
         """The full state (list of LowRank / ndarray) that z stands for."""
@@ -69,11 +72,21 @@ class Flow:
         return out
 
     def __call__(self, t, z):
+        if self.reduced is not None:
+            return self.reduced(t, z)
         return self.project(self.field(t, self.state(z)), z)
 
     def initial(self, values, z):
         """The derivative at (t0, z0) from already computed values of F at that state."""
         return self.project(values, z)
+
+
+def _with_structure(flow, kind, **bases):
+    """Attach the reduced form when F is a structured field (:mod:`dlra.fields`) of one matrix."""
+    fun = getattr(flow.field, "fun", None)
+    if is_structured(fun) and not flow.field.multi:
+        flow.reduced = fun.reduced_flow(flow, kind, **bases)
+    return flow
 
 
 def _eye(r, dtype):
@@ -83,19 +96,21 @@ def _eye(r, dtype):
 def k_flow(field, items, V, key="K", integrate_dense=False):
     """K̇ = F(t, K Vᴴ) V for every low-rank item (V fixed); dense items frozen unless asked."""
     eyes = [_eye(v.shape[1], v.dtype) for v in V]
-    return Flow(field, "K", items,
+    flow = Flow(field, "K", items,
                 assemble=lambda j, z: LowRank(z[j], eyes[j], V[j]),
                 project=lambda j, value, z: value.right(V[j]),
                 left_bases=[None] * len(V), right_bases=V, integrate_dense=integrate_dense, key=key)
+    return _with_structure(flow, "K", V=V[0])
 
 
 def l_flow(field, items, U, key="L", integrate_dense=False):
     """L̇ = F(t, U Lᴴ)ᴴ U for every low-rank item (U fixed); dense items frozen."""
     eyes = [_eye(u.shape[1], u.dtype) for u in U]
-    return Flow(field, "L", items,
+    flow = Flow(field, "L", items,
                 assemble=lambda j, z: LowRank(U[j], eyes[j], z[j]),
                 project=lambda j, value, z: value.left(U[j]),
                 left_bases=[None] * len(U), right_bases=U, integrate_dense=integrate_dense, key=key)
+    return _with_structure(flow, "L", U=U[0])
 
 
 def s_flow(field, items, U, V, backward=False, integrate_dense=True, key=None):
@@ -104,12 +119,13 @@ def s_flow(field, items, U, V, backward=False, integrate_dense=True, key=None):
     ``backward=True`` gives the minus sign of the projector-splitting S-step (Lubich–Oseledets).
     """
     kind = "S_backward" if backward else "S"
-    return Flow(field, kind, items,
+    flow = Flow(field, kind, items,
                 assemble=lambda j, z: LowRank(U[j], z[j], V[j]),
                 project=(lambda j, value, z: -value.sandwich(U[j], V[j])) if backward
                 else (lambda j, value, z: value.sandwich(U[j], V[j])),
                 left_bases=U, right_bases=V, integrate_dense=integrate_dense and not backward,
                 key=key or kind)
+    return _with_structure(flow, "S", U=U[0], V=V[0], sign=-1.0 if backward else 1.0)
 
 
 def naive_flow(field, items):

@@ -116,8 +116,14 @@ def hstar_vs_theta(thetas, h_stars, law=None, ax=None):
     return _finish(ax, r"truncation tolerance $\vartheta$", r"minimising step size $h^*$")
 
 
-def bound_fit(fit, ax=None, labels=None, title=None, color=None, label="fitted bound"):
-    """Measured error against the fitted bound (log-log) with y = x and y = slack·x."""
+def bound_fit(fit, ax=None, labels=None, title=None, color=None, label="fitted bound", constants=True,
+              text_loc=(0.02, 0.98)):
+    """Measured error against the fitted bound (log-log) with y = x and y = slack·x.
+
+    ``labels``: one label per fitted point (``fit.to_records()``), drawn with its own marker;
+    ``constants``: print each fitted constant with its bootstrap interval, or why it is not
+    identified, and the condition number, in a box at ``text_loc`` (axes fraction).
+    """
     ax = _axes(ax)
     b, e = fit.bound, fit.error
     ok = b > 0
@@ -127,14 +133,26 @@ def bound_fit(fit, ax=None, labels=None, title=None, color=None, label="fitted b
         labels = np.asarray(labels)
         for i, name in enumerate(dict.fromkeys(labels[ok])):
             sel = ok & (labels == name)
-            ax.loglog(b[sel], e[sel], MARKERS[i % len(MARKERS)], markersize=4, alpha=0.8, label=name)
+            ax.loglog(b[sel], e[sel], MARKERS[i % len(MARKERS)], markersize=4, alpha=0.75, label=name,
+                      color=f"C{i}")
     lo = min(b[ok].min(), e[ok].min()) / 2
     hi = max(b[ok].max(), e[ok].max()) * 2
     xs = np.array([lo, hi])
     ax.loglog(xs, xs, "k-", linewidth=0.9, label="error = bound")
     ax.loglog(xs, fit.slack * xs, "k:", linewidth=0.9, label=f"error = {fit.slack:g} × bound")
-    return _finish(ax, r"fitted bound $c_0\delta + c_1\varepsilon + c_2 h + c_3\vartheta/h$",
-                   r"measured error $\|Y_N - W(T)\|_F$", title)
+    if constants:
+        decades = np.log10(hi / lo)       # headroom for the text box, so that it hides no point
+        ax.set_ylim(lo, hi * 10 ** (0.075 * decades * (len(fit.fitted) + 1)))
+        lines = [fit.describe(c) for c in fit.fitted]
+        lines.append(f"cond = {fit.condition_number:.3g}, max error/bound = {fit.max_ratio:.3g}")
+        ax.text(*text_loc, "\n".join(lines), transform=ax.transAxes, fontsize=6.5, va="top", ha="left",
+                family="monospace", bbox=dict(boxstyle="round", facecolor="white", alpha=0.85,
+                                              edgecolor="0.7"))
+    from .diagnostics.bound_fit import TERM_SYMBOLS, TERMS
+    xlabel = "fitted bound " + " + ".join(f"{TERMS[t]}{TERM_SYMBOLS[t]}" for t in fit.terms)
+    ax = _finish(ax, xlabel, r"measured error $\|Y_N - W(T)\|_F$", title)
+    ax.legend(fontsize=6.5, loc="lower right")
+    return ax
 
 
 def error_vs_sigma_min(records, ax=None, key="label", sigma="sigma_min", error="error", ceiling=None):
@@ -210,23 +228,8 @@ def descent(checks, ax=None, allowance=None):
 
 
 def save(fig, path_without_suffix, formats=("png", "pdf"), dpi=150):
-    """Save a figure as PNG and PDF (atomically per file); returns the written paths."""
-    import os
-    import tempfile
+    """Save a figure as PNG and PDF (atomically per file, :func:`dlra.io.save_figure`); returns the
+    written paths."""
+    from .io import save_figure
 
-    paths = []
-    base = os.fspath(path_without_suffix)
-    os.makedirs(os.path.dirname(os.path.abspath(base)), exist_ok=True)
-    for fmt in formats:
-        final = f"{base}.{fmt}"
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=f".{fmt}", dir=os.path.dirname(os.path.abspath(final)))
-        os.close(fd)
-        try:
-            fig.savefig(tmp, format=fmt, dpi=dpi)
-            os.replace(tmp, final)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        paths.append(final)
-    return paths
+    return save_figure(fig, path_without_suffix, formats, dpi=dpi)

@@ -1,6 +1,7 @@
 """The front door: ``dlra.solve(F, Y0, t_span, h, method=...)`` in the style of ``solve_ivp``."""
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import time
@@ -8,14 +9,16 @@ import warnings
 from dataclasses import dataclass, field as dc_field
 
 import numpy as np
-from tqdm import tqdm
 
+from .adaptive import StepSizeController, solve_adaptive
 from .blowup import BlowUpDetector
 from .errors import BlowUpError, NonFiniteError
 from .field import VectorField, as_items, from_items, lowrank_indices
 from .integrators import Integrator, make_integrator
 from .integrators.base import check_real, check_state
 from .lowrank import LowRank
+from .progress import progress_bar
+from .threads import blas_threads, lowrank_step_work, resolve_threads
 
 __all__ = ["solve", "LowRankSolution", "MAX_STEPS", "SAVE_WARN_BYTES"]
 
@@ -106,6 +109,15 @@ def _state_bytes(items):
                for item in items)
 
 
+def _state_work(items):
+    """Multiply-adds of the largest product of a step on ``items`` (for the BLAS thread rule)."""
+    work = 0
+    for item in items:
+        m, n = item.shape
+        work = max(work, lowrank_step_work(m, n, item.rank) if isinstance(item, LowRank) else m * n * min(m, n))
+    return work
+
+
 def _check_t_eval(t_eval, t0, t1):
     try:
         t_eval = np.atleast_1d(np.asarray(t_eval, dtype=float))
@@ -147,7 +159,7 @@ def _initial_state(Y0, integrator, rank, theta):
 
 def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, save=None, rank=None, theta=None,
           truncation=None, substep=None, progress=False, max_norm="auto", growth_limit="auto",
-          step_callback=None, **options):
+          step_callback=None, threads=None, **options):
     """Integrate Ẏ = P(Y) F(t, Y) with a low-rank integrator and fixed step size h.
 
     Parameters
@@ -158,9 +170,11 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, save=None, ra
         Initial state. A dense ``ndarray`` is truncated to ``rank`` (or by ``theta``) for the
         low-rank methods; LowRank items are densified for ``method="full"``.
     t_span : (t0, t1) with t1 > t0
-    h : float > 0
+    h : float > 0 or StepSizeController
         Step size; steps are shortened to hit ``t_eval`` and ``t1`` exactly. More than
-        :data:`MAX_STEPS` steps is an error.
+        :data:`MAX_STEPS` steps is an error. A :class:`~dlra.adaptive.StepSizeController`
+        selects the step size adaptively instead (:func:`dlra.adaptive.solve_adaptive`; it also
+        takes ``dense_output`` and ``events``).
     method : str or Integrator
         ``"projected_euler"``, ``"projected_rk"``, ``"ksl"``, ``"bug"``, ``"augmented_bug"``,
         ``"adaptive_bug"`` (the default), ``"parallel_bug"``, ``"midpoint_bug"``, ``"naive"``,
@@ -182,7 +196,7 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, save=None, ra
     substep : SubstepSolver or name, optional
         Solver of the substeps (default RK4); methods without substeps raise.
     progress : bool
-        Show a tqdm progress bar.
+        Show a tqdm progress bar (only on a terminal).
     max_norm : float, "auto" or None
         A state whose Frobenius norm exceeds it ends the run with status −2 ("auto":
         1e8·max(1, ‖Y0‖); None: no absolute limit).
@@ -192,6 +206,11 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, save=None, ra
         max(‖Y0‖, ‖Y1‖) ("auto": 100; None: off).
     step_callback : callable ``(t, Y, step_info) -> bool``, optional
         Called after every step; returning True stops the run (status 1).
+    threads : int, optional
+        BLAS threads during the run: None (default) limits BLAS to one thread when the largest
+        product of a step, ≈ max(m, n)·(2r)² multiply-adds (m·n·min(m, n) for a dense item), is
+        below :data:`dlra.threads.SINGLE_THREAD_WORK` (``DLRA_NUM_THREADS`` overrides); 0 leaves
+        BLAS alone; n ≥ 1 limits it to n threads (:mod:`dlra.threads`).
     **options
         Passed to the integrator class (e.g. ``scheme="strang"`` for ``"ksl"``, ``tableau="rk4"``
         for ``"projected_rk"``); an option the method does not take is an error.
@@ -200,8 +219,12 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, save=None, ra
     -------
     LowRankSolution
     """
+    if isinstance(h, StepSizeController):
+        return solve_adaptive(F, Y0, t_span, h, method, t_eval=t_eval, rank=rank, theta=theta,
+                              truncation=truncation, substep=substep, progress=progress, **options)
     integrator = make_integrator(method, substep=substep, truncation=truncation, theta=theta, **options)
     name = integrator.name
+    resolve_threads(threads)  # a bad value (or DLRA_NUM_THREADS) fails here, by name
 
     # ---- t_span, h, t_eval, save
     try:
@@ -245,10 +268,12 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, save=None, ra
     ranks = [[items[k].rank for k in lr]]
     discarded = []
     status, message = 0, "the solver successfully reached the end of the integration interval"
+    limits = contextlib.ExitStack()
+    limits.enter_context(blas_threads(threads, _state_work(items)))
     start = time.perf_counter()
     t = t0
     Y = from_items(items, multi)
-    bar = tqdm(total=len(grid) - 1, desc=f"dlra {name}", disable=not progress, leave=False)
+    bar = progress_bar(total=len(grid) - 1, enabled=progress, desc=f"dlra {name}", leave=False)
     nsteps = 0
     orthonormal = integrator.orthonormal_factors
     try:
@@ -280,6 +305,7 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, save=None, ra
                 break
     finally:
         bar.close()
+        limits.close()
     if save == "last" and (not t_saved or t_saved[-1] != t):
         t_saved.append(t)
         Y_saved.append(Y)

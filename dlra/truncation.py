@@ -10,6 +10,8 @@ Rules
   rank-adaptive BUG papers (Ceruti, Kusch, Lubich, BIT 2022).
 * :class:`RelativeTolerance` (τ): the same with ϑ = τ‖σ‖₂ = τ‖Ŝ‖_F — the rule of the DLRT code
   (Schotthöfer et al., NeurIPS 2022).
+* :class:`RateTolerance` (τ): ϑ = τ · h · ‖Ŝ‖_F, the relative tolerance per unit time — lets the
+  rank grow when the flow needs new directions (the integrator tells it the step size h).
 * :class:`FixedRank` (r): always r; ``FixedRank()`` keeps the incoming rank (the fixed-rank
   augmented BUG).
 * :class:`RelativeSingularValue` (δ): keep σᵢ ≥ δσ₁ (theory-driven rank selection poster).
@@ -25,6 +27,7 @@ __all__ = [
     "TruncationRule",
     "AbsoluteTolerance",
     "RelativeTolerance",
+    "RateTolerance",
     "FixedRank",
     "RelativeSingularValue",
     "Energy",
@@ -116,6 +119,46 @@ class RelativeTolerance(TruncationRule):
 
     def __repr__(self):
         return f"RelativeTolerance(tau={self.tau:g}{self._caps()})"
+
+
+class RateTolerance(TruncationRule):
+    """Smallest r with ``(Σ_{j>r} σⱼ²)^{1/2} ≤ tau · h · ‖σ‖₂``: a relative tolerance per unit time.
+
+    In one rank-adaptive BUG step of length h the directions that the augmentation adds carry
+    singular values of size ≈ h ‖(I − P(Y)) F‖ (the part of the vector field normal to the manifold,
+    Ceruti, Kusch & Lubich, BIT 2022, §3), while :class:`RelativeTolerance` cuts everything below
+    ϑ = τ‖Ŝ‖_F, independent of h. For small h (a learning rate of 10⁻³ in DLRT) every new direction
+    is discarded and a run started at a too small rank can never grow, whatever τ. Scaling the
+    tolerance with the step, ϑ = τ h ‖Ŝ‖_F, keeps a new direction whenever the normal part of the
+    flow is large relative to the state, ‖(I − P) F‖ ≳ τ ‖Y‖, independently of h; in the error
+    bound ‖Yₙ − Y(tₙ)‖ ≤ c1 ε + c2 h + c3 ϑ/h (Thm. 2 there) the truncation term becomes
+    c3 τ ‖Y‖, also independent of h. Directions are removed only when their singular value falls
+    below τ h ‖Ŝ‖_F, so the rank mostly grows: use ``max_rank`` as a budget.
+
+    The integrator passes the step size through :meth:`set_step_size` before truncating
+    (``Integrator.step`` does this for every rule that has the method). Default ``tau = 0.1``
+    (the DLRT default of :class:`RelativeTolerance`, now per unit time): keep the directions along
+    which the flow moves by at least 10 % of the state's norm per unit time. On a least-squares
+    flow that needs rank 14 and starts at rank 2 (``tests/test_rank_growth.py``), τ = 0.05 or 0.1
+    of :class:`RelativeTolerance` at h = 0.01 stays at rank 2, this rule grows to rank 16.
+    """
+
+    def __init__(self, tau=0.1, min_rank=1, max_rank=None):
+        super().__init__(min_rank, max_rank)
+        self.tau = _check_nonnegative(tau, "tau")
+        self.h = None
+
+    def set_step_size(self, h):
+        """Store the step size h of the step being truncated."""
+        self.h = _check_nonnegative(h, "h")
+
+    def _rank(self, sigma, current_rank):
+        if self.h is None:
+            raise ValueError("RateTolerance needs the step size: call set_step_size(h) (integrators do)")
+        return _tail_rank(sigma, self.tau * self.h * float(np.linalg.norm(sigma)))
+
+    def __repr__(self):
+        return f"RateTolerance(tau={self.tau:g}{self._caps()})"
 
 
 class FixedRank(TruncationRule):

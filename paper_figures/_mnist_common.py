@@ -12,15 +12,14 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from dlra.io import atomic_open, write_csv
+from dlra.io import save_figure as io_save_figure
 
 #: the paper's 5-layer network (784 → 500 → 500 → 500 → 500 → 10, four low-rank layers, dense output)
 FULL_SIZES = (784, 500, 500, 500, 500, 10)
@@ -83,7 +82,9 @@ def run_name(cfg):
     if cfg.get("tau") is not None:
         parts.append(f"tau{cfg['tau']:g}")
     if cfg.get("rank") is not None:
-        parts.append(f"r{cfg['rank']}")
+        rank = cfg["rank"]
+        parts.append("r" + ("-".join("d" if r is None else str(r) for r in rank)
+                            if isinstance(rank, (list, tuple)) else str(rank)))
     if cfg.get("max_rank") is not None:
         parts.append(f"max{cfg['max_rank']}")
     if cfg.get("decay") is not None:
@@ -94,8 +95,21 @@ def run_name(cfg):
         parts.append(f"init{cfg['init_scale']:g}")
     if cfg.get("lr_decay", 1.0) != 1.0:
         parts.append(f"lrdecay{cfg['lr_decay']:g}")
-    parts += [cfg["optimizer"], f"lr{cfg['lr']:g}", f"bs{cfg['batch_size']}",
-              "w" + "-".join(str(s) for s in cfg["sizes"][1:-1]), f"e{cfg['epochs']}", f"seed{cfg['seed']}"]
+    if cfg["method"] == "svd":   # SVD training + rank selection (Guo & Yu 2025)
+        parts += [f"eps{cfg['epsilon']:g}" if cfg.get("epsilon") is not None else "noselect",
+                  f"lo{cfg['lambda_o']:g}", f"lr{cfg['lambda_r']:g}{cfg.get('regularizer', 'nuclear')[0]}",
+                  f"dd{cfg.get('delta_precision', 1 / 64):g}", cfg.get("rank_rule", "theorem")]
+    arch = (cfg["model"] if cfg.get("model", "mlp") != "mlp"
+            else "w" + "-".join(str(s) for s in cfg["sizes"][1:-1]))
+    parts += [cfg["optimizer"], f"lr{cfg['lr']:g}", f"bs{cfg['batch_size']}", arch, f"e{cfg['epochs']}",
+              f"seed{cfg['seed']}"]
+    if cfg.get("init", "spectral") != "spectral":
+        parts.append(f"init-{cfg['init']}")
+    for key, tag in (("weight_decay", "wd"), ("frobenius_decay", "fd"), ("nuclear_decay", "nd")):
+        if cfg.get(key):
+            parts.append(f"{tag}{cfg[key]:g}")
+    if cfg.get("pretrain_epochs"):
+        parts.append(f"pre{cfg['pretrain_epochs']}")
     if cfg.get("data_tag"):
         parts.append(cfg["data_tag"])
     return "_".join(parts)
@@ -122,38 +136,74 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
     """Train one configuration (or reuse its finished results) and return ``(history, ranks_per_step,
     info)`` read back from ``<out_dir>/runs/<run_name(cfg)>/``.
 
-    ``cfg`` keys: method ("dlrt", "dense", "vanilla" or a core method name), sizes, rank (initial rank
-    of the low-rank layers; None for dense), max_rank, min_rank, tau, decay (σ_j = decay^-j initial
-    singular values times sigma_max, else the spectral initialisation), optimizer, lr, batch_size, epochs, seed.
+    ``cfg`` keys: method ("dlrt", "dense", "vanilla", "svd" or a core method name), model ("mlp", the
+    default, with ``sizes``; or "lenet5"), rank (initial rank of the low-rank layers, an int or one
+    entry per layer; None for dense), max_rank, min_rank, tau, decay (σ_j = decay^-j initial
+    singular values times sigma_max, else the spectral initialisation), optimizer, lr, batch_size, epochs, seed;
+    for "svd" (:class:`dlra.nn.SVDTrainer`, MLP only, full rank at the start): epsilon, lambda_o, lambda_r,
+    regularizer, delta_precision, rank_rule. Factorised-training study (MLP, all optional): init (one of
+    ``dlra.nn.INITS``), weight_decay / frobenius_decay / nuclear_decay (``Trainer``'s regularisers),
+    pretrain_epochs (dense pre-training for that many of the ``epochs``, then truncated SVD at ``rank``;
+    ``pretraining.csv``), keep_checkpoint (also write the final ``checkpoint.npz``).
     """
     from threadpoolctl import threadpool_limits
 
-    from dlra.nn import MLP, Trainer
+    from dlra.nn import MLP, LeNet5, Trainer
 
     run_dir = Path(out_dir) / "runs" / run_name(cfg)
     info_path = run_dir / "run.json"
     if not force and info_path.is_file():
         info = json.loads(info_path.read_text())
-        if info.get("complete"):
+        if info.get("complete") and (not cfg.get("keep_checkpoint") or (run_dir / "checkpoint.npz").is_file()):
             return read_rows(run_dir / "history.csv"), read_rows(run_dir / "ranks_per_step.csv"), info
     run_dir.mkdir(parents=True, exist_ok=True)
     options = {}
     if cfg.get("decay") is not None:
-        r = cfg["rank"]
         scale = float(cfg.get("sigma_max") or 1.0)
-        options["init_singular_values"] = scale * float(cfg["decay"]) ** (-np.arange(r, dtype=float))
-    net = MLP.from_sizes(cfg["sizes"], ranks=cfg.get("rank"), rng=cfg["seed"], dtype=np.float32,
-                         init_scale=cfg.get("init_scale", 1.0), **options)
-    kwargs = {}
+        options["init_singular_values"] = (lambda r: scale * float(cfg["decay"]) ** (-np.arange(r, dtype=float)))
+    if cfg["method"] == "svd":
+        from dlra.nn import SVDTrainer, svd_mlp
+        net = svd_mlp(cfg["sizes"], rng=cfg["seed"], dtype=np.float32, init_scale=cfg.get("init_scale", 1.0))
+        trainer = SVDTrainer(net, epsilon=cfg.get("epsilon"), lambda_o=cfg["lambda_o"], lambda_r=cfg["lambda_r"],
+                             regularizer=cfg.get("regularizer", "nuclear"),
+                             delta_precision=cfg.get("delta_precision", 1 / 64),
+                             rank_rule=cfg.get("rank_rule", "theorem"), optimizer=cfg["optimizer"], lr=cfg["lr"],
+                             lr_decay=cfg.get("lr_decay", 1.0), batch_size=cfg["batch_size"], seed=cfg["seed"],
+                             progress=progress)
+    elif cfg.get("model", "mlp") == "lenet5":
+        net = LeNet5(ranks=cfg.get("rank"), rng=cfg["seed"], dtype=np.float32, init_scale=cfg.get("init_scale", 1.0),
+                     **options)
+    elif cfg.get("pretrain_epochs"):
+        # dense pre-training for whole epochs (same batch order as a Trainer), then truncated SVD
+        from dlra.nn import factorize, pretrain_dense
+        dense = MLP.from_sizes(cfg["sizes"], ranks=None, rng=cfg["seed"], dtype=np.float32,
+                               init_scale=cfg.get("init_scale", 1.0))
+        steps = cfg["pretrain_epochs"] * -(-len(data.x_train) // cfg["batch_size"])
+        with threadpool_limits(1, "blas"):
+            pre = pretrain_dense(dense, data, steps, optimizer=cfg["optimizer"], lr=cfg["lr"],
+                                 batch_size=cfg["batch_size"], seed=cfg["seed"], progress=progress)
+        val_loss, val_acc = dense.evaluate(data.x_val, data.y_val, batch_size=4096)
+        write_csv(run_dir / "pretraining.csv", [{"pretrain_steps": pre.step, "pretrain_val_acc": val_acc,
+                                                 "pretrain_val_loss": val_loss, "pretrain_seconds": pre.train_seconds}])
+        net = factorize(dense, cfg["rank"])
+    else:
+        if options:
+            options["init_singular_values"] = options["init_singular_values"](cfg["rank"])
+        if cfg.get("init") is not None:
+            options["init"] = cfg["init"]
+        net = MLP.from_sizes(cfg["sizes"], ranks=cfg.get("rank"), rng=cfg["seed"], dtype=np.float32,
+                             init_scale=cfg.get("init_scale", 1.0), **options)
+    kwargs = {k: cfg[k] for k in ("weight_decay", "frobenius_decay", "nuclear_decay") if cfg.get(k)}
     if cfg.get("tau") is not None:
         kwargs["tau"] = cfg["tau"]
     if cfg.get("max_rank") is not None:
         kwargs["max_rank"] = cfg["max_rank"]
     if cfg.get("min_rank") is not None:
         kwargs["min_rank"] = cfg["min_rank"]
-    trainer = Trainer(net, cfg["method"], optimizer=cfg["optimizer"], lr=cfg["lr"],
-                      lr_decay=cfg.get("lr_decay", 1.0), batch_size=cfg["batch_size"], seed=cfg["seed"],
-                      progress=progress, **kwargs)
+    if cfg["method"] != "svd":
+        trainer = Trainer(net, cfg["method"], optimizer=cfg["optimizer"], lr=cfg["lr"],
+                          lr_decay=cfg.get("lr_decay", 1.0), batch_size=cfg["batch_size"], seed=cfg["seed"],
+                          progress=progress, **kwargs)
     label = run_name(cfg)
 
     def report(row):
@@ -163,9 +213,11 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
 
     start = time.perf_counter()
     with threadpool_limits(1, "blas"):
-        trainer.fit(data, cfg["epochs"], callback=report)
+        trainer.fit(data, cfg["epochs"] - int(cfg.get("pretrain_epochs") or 0), callback=report)
     wall = time.perf_counter() - start
     trainer.write_history(run_dir)
+    if cfg.get("keep_checkpoint"):
+        trainer.save_checkpoint(run_dir / "checkpoint.npz")
     info = {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
             "trainer": trainer.config, "wall_seconds": wall, "train_seconds": trainer.train_seconds,
             "complete": True}
@@ -183,23 +235,9 @@ def setup_matplotlib():
 
 
 def save_figure(fig, stem):
-    """Write ``stem.png`` and ``stem.pdf`` atomically (temporary file + os.replace); return the paths."""
+    """Write ``stem.png`` and ``stem.pdf`` atomically (:func:`dlra.io.save_figure`); return the paths."""
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for ext in ("png", "pdf"):
-        path = stem.with_suffix("." + ext)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix="." + ext, dir=stem.parent)
-        os.close(fd)
-        try:
-            fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-        paths.append(path)
-    return paths
+    return [Path(p) for p in io_save_figure(fig, stem.with_suffix(""), dpi=150, bbox_inches="tight")]
 
 
 def write_markdown(path, text):

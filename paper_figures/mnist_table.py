@@ -74,7 +74,9 @@ def run_row(cfg, history, info):
     }
 
 
-def summarise(rows, n_lowrank):
+def summarise(rows, n_lowrank, paper_table=None):
+    """Mean ± std per (method, τ) with the paper's numbers (``paper_table``: default this table's PAPER)."""
+    paper_table = PAPER if paper_table is None else paper_table
     out = []
     keys = []
     for r in rows:
@@ -85,7 +87,7 @@ def summarise(rows, n_lowrank):
         group = [r for r in rows if r["method"] == method and r["tau"] == tau]
         acc = np.array([100 * r["test_acc"] for r in group])
         cr = np.array([100 * r["compression_inference"] for r in group])
-        paper = PAPER.get(tau if tau != "" else None)
+        paper = paper_table.get(tau if tau != "" else None)
         row = {"method": method, "tau": tau, "seeds": len(group), "epochs": group[0]["epochs"],
                "test_acc_mean": acc.mean(), "test_acc_std": acc.std(ddof=1) if len(acc) > 1 else 0.0,
                "compression_mean": cr.mean(), "compression_std": cr.std(ddof=1) if len(cr) > 1 else 0.0,
@@ -107,14 +109,15 @@ def summarise(rows, n_lowrank):
     return out
 
 
-def plot(summary, path_stem, title):
+def plot(summary, path_stem, title, paper_table=None, paper_label="paper (DLRT, NeurIPS 2022)"):
     """Test accuracy against inference compression: ours (mean ± std over seeds) and the paper's."""
+    paper_table = PAPER if paper_table is None else paper_table
     plt = common.setup_matplotlib()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     ours = [r for r in summary if r["method"] != "dense"]
-    paper = [(tau, PAPER[tau]) for tau in sorted(k for k in PAPER if k is not None)]
+    paper = [(tau, paper_table[tau]) for tau in sorted(k for k in paper_table if k is not None)]
     ax.plot([v["cr"] for _, v in paper], [v["acc"] for _, v in paper], "o--", mfc="none", color="0.35",
-            label="paper (DLRT, NeurIPS 2022)")
+            label=paper_label)
     for tau, v in paper:
         ax.annotate(f"τ={tau:g}", (v["cr"], v["acc"]), textcoords="offset points", xytext=(4, -11),
                     fontsize=7, color="0.35")
@@ -127,7 +130,7 @@ def plot(summary, path_stem, title):
     dense = [r for r in summary if r["method"] == "dense"]
     if dense:
         ax.axhline(dense[0]["test_acc_mean"], color="C0", lw=0.8, ls=":", label="dlra dense baseline")
-    ax.axhline(PAPER[None]["acc"], color="0.35", lw=0.8, ls=":", label="paper dense baseline")
+    ax.axhline(paper_table[None]["acc"], color="0.35", lw=0.8, ls=":", label="paper dense baseline")
     ax.set_xlabel("compression rate for inference [%]")
     ax.set_ylabel("test accuracy [%]")
     ax.set_title(title)

@@ -19,3 +19,21 @@ def test_benchmark_script_runs(args, expect):
     result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert expect in result.stdout
+
+
+def test_torch_benchmark_runs():
+    """bench_torch.py (PyTorch is a benchmark-only dependency: skipped without it)."""
+    pytest.importorskip("torch")
+    args = ["benchmarks/bench_torch.py", "--width", "32", "--batch", "16", "--tau-ranks", "4", "3", "3", "2",
+            "--startup-ranks", "8", "--repeat", "1", "--no-files", "--no-progress"]
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "numba DLRT / torch KLS reference step at rank 8" in result.stdout
+
+
+def test_api_vs_cli_benchmark_runs(tmp_path):
+    """bench_api_vs_cli.py runs the README's training example and `dlra train` (tiny: 256 images)."""
+    args = ["benchmarks/bench_api_vs_cli.py", "--rounds", "1", "--train-limit", "256", "--no-files"]
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "README example / CLI epoch time" in result.stdout

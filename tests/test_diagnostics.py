@@ -177,6 +177,64 @@ def test_fit_bound_recovers_known_constants():
         dg.fit_bound(rec, terms=("h", "gamma"))
 
 
+def test_fit_bound_intervals_cover_known_constants_and_verdicts():
+    """Noisy data from known constants: the intervals are near the truth (a 95 % interval may miss
+    it by a little; the relative-residual fit has an O(noise²) bias) and exclude 0."""
+    rng = np.random.default_rng(1)
+    true = {"c1": 2.0, "c2": 3.0, "c3": 0.1}
+    rec = []
+    for e, h, t in rng.uniform(0.01, 1, size=(60, 3)):
+        clean = true["c1"] * e + true["c2"] * h + true["c3"] * t / h
+        rec.append(dict(eps=e, h=h, theta=t, error=clean * (1 + 0.05 * rng.standard_normal())))
+    fit = dg.fit_bound(rec, terms=("eps", "h", "theta_over_h"), asymmetry=1.0, n_boot=300)
+    for c, value in true.items():
+        lo, hi = fit.intervals[c]
+        width = hi - lo
+        assert 0 < lo and lo - 0.5 * width <= value <= hi + 0.5 * width, (c, lo, value, hi)
+        assert width < 0.2 * value
+        assert fit.verdicts[c] == "identified" and fit.vif[c] < 10
+    assert fit.constants["c0"] == 0.0 and "c0" not in fit.verdicts
+    assert set(fit.without) == {"eps", "h", "theta_over_h"}
+    assert fit.without["h"].max_ratio > 1.5 and fit.without["h"].constants["c2"] == 0.0
+    row = fit.constants_record(problem="synthetic")
+    assert row["c2_lo"] <= row["c2"] <= row["c2_hi"] and row["c2_verdict"] == "identified"
+    assert row["max_ratio_without_h"] == fit.without["h"].max_ratio
+    assert "[" in fit.describe("c2")
+
+
+def test_fit_bound_says_not_identified_for_collinear_and_absent_terms():
+    """ε proportional to ϑ/h (the rank falls as ϑ/h grows): c1 and c3 cannot be separated."""
+    rng = np.random.default_rng(2)
+    rec = []
+    for h, t, z, w in rng.uniform(0.01, 1, size=(50, 4)):
+        eps = 0.5 * t / h * (1 + 1e-3 * z)
+        rec.append(dict(delta=0.0, eps=eps, h=h, theta=t, error=(eps + 3 * h) * (1 + 0.05 * w)))
+    fit = dg.fit_bound(rec)
+    assert "collinear" in fit.verdicts["c1"] and "collinear" in fit.verdicts["c3"]
+    assert fit.vif["c1"] > 100 and fit.condition_number > 100
+    assert not fit.identified["c1"] and not fit.identified["c3"] and fit.identified["c2"]
+    assert fit.verdicts["c0"].startswith("term absent")
+    assert "not identified" in fit.summary()
+    cond, vif = dg.collinearity(np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+    assert vif == pytest.approx([4 / 3, 4 / 3]) and cond == pytest.approx(np.sqrt(3))
+
+
+def test_fit_bound_with_measured_discarded_in_place_of_theta_over_h():
+    rng = np.random.default_rng(3)
+    rec = [dict(h=h, theta=t, truncation_error=d, error=0.8 * d + 2 * h)
+           for h, t, d in rng.uniform(0.01, 1, size=(30, 3))]
+    fit = dg.fit_bound(rec, terms=("h", "discarded"))
+    assert fit.constants["c3"] == pytest.approx(0.8) and fit.constants["c2"] == pytest.approx(2.0)
+    assert fit.max_ratio == pytest.approx(1.0)
+    assert fit.without["discarded"].max_ratio > 1.5
+    with pytest.raises(ValueError, match="both carry c3"):
+        dg.fit_bound(rec, terms=("h", "theta_over_h", "discarded"))
+    with pytest.raises(ValueError, match="n_boot"):
+        dg.fit_bound(rec, terms=("h",), n_boot=-1)
+    with pytest.raises(ValueError, match="level"):
+        dg.fit_bound(rec, terms=("h",), level=1.5)
+
+
 # ----------------------------------------------------------------------------- orders and V-shape
 def test_observed_orders_first_order_and_local_slopes():
     p = dlra.problems.Schrodinger(N=30, rank=8)

@@ -37,19 +37,28 @@ def test_v_shape_csv_holds_sqrt_law(quick_figures):
     assert abs(rows[0]["exponent"] - 0.5) <= 0.15
 
 
-def test_bound_fit_csv_holds_the_fit(quick_figures):
+def test_bound_fit_identified_design(quick_figures):
+    """On the identified design c1, c2, c3 are all > 0 with intervals excluding 0, and no run lies
+    above 1.5 × the fitted bound; on the Schrödinger sweep (ε rises with ϑ/h) the fit says which
+    constants are not identified instead of a silent 0."""
     out, _ = quick_figures
-    consts = dg.from_csv(out / "bound_fit_constants.csv")
-    problems = {r["problem"] for r in consts}
-    assert problems == {"rotating matrix", "Schrödinger"}
-    for r in consts:
-        assert min(r["c0"], r["c1"], r["c2"], r["c3"]) >= 0
-        if r["fit"] == "full":
-            assert r["max_ratio"] <= 1.5 and r["violations"] == 0 and r["c2"] > 0
-        else:
-            assert r["c2"] == 0 and r["max_ratio"] > 3
-    points = [p for p in dg.from_csv(out / "bound_fit.csv") if p["fit"] == "full"]
+    consts = {r["fit"][:3]: r for r in dg.from_csv(out / "bound_fit_constants.csv")}
+    a = consts["(a)"]
+    for c in ("c1", "c2", "c3"):
+        assert a[c] > 0 and a[c + "_lo"] > 0 and a[c + "_lo"] <= a[c] <= a[c + "_hi"], c
+        assert a[c + "_verdict"] == "identified", (c, a[c + "_verdict"])
+    assert a["max_ratio"] <= 1.5 and a["violations"] == 0
+    for t in ("eps", "h", "discarded"):          # every term is needed
+        assert a[f"max_ratio_without_{t}"] > 1.5, t
+    assert consts["(b)"]["max_ratio"] > a["max_ratio"]      # ϑ/h is the blunter regressor here
+    c = consts["(c)"]
+    assert any(c[k + "_verdict"] != "identified" for k in ("c1", "c3"))
+    points = [p for p in dg.from_csv(out / "bound_fit.csv") if p["fit"].startswith("(a)")]
     assert all(p["error"] <= 1.5 * p["bound"] for p in points)
+    thetas = {p["theta"] for p in points}
+    hs = [p["h_eff"] for p in points]
+    assert max(thetas) / min(thetas) >= 1e3 and max(hs) / min(hs) >= 50
+    assert len({p["eps_param"] for p in points}) >= 3
 
 
 def test_descent_csv_bug_holds_naive_does_not(quick_figures):

@@ -32,7 +32,6 @@ import hashlib
 import math
 import os
 import struct
-import tempfile
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -40,6 +39,8 @@ from pathlib import Path
 from typing import Union
 
 import numpy as np
+
+from ..io import save_npz, write_bytes
 
 __all__ = [
     "EMBEDDED_DIR",
@@ -181,7 +182,7 @@ def save_idx(path: PathLike, array: np.ndarray, *, compresslevel: int = 9) -> Pa
     output is byte-for-byte reproducible).
 
     Supported dtypes: uint8, int8, int16, int32, float32, float64.  Returns
-    the path written.  The write is atomic (temporary file + ``os.replace``).
+    the path written.  The write is atomic (:func:`dlra.io.write_bytes`).
     """
     path = Path(path)
     array = np.asarray(array)
@@ -194,24 +195,8 @@ def save_idx(path: PathLike, array: np.ndarray, *, compresslevel: int = 9) -> Pa
     payload = header + np.ascontiguousarray(array, dtype=_IDX_DTYPES[code]).tobytes()
     if path.name.endswith(".gz"):
         payload = gzip.compress(payload, compresslevel=compresslevel, mtime=0)
-    _atomic_write(path, payload)
+    write_bytes(path, payload)
     return path
-
-
-def _atomic_write(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to a temporary file next to ``path``, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; data files are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 # ---------------------------------------------------------------------------
@@ -336,18 +321,7 @@ def _read_disk_cache(path: Path) -> dict[str, np.ndarray] | None:
 def _write_disk_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write the cache file atomically; failures only warn."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        save_npz(path, **arrays)
     except OSError as exc:
         warnings.warn(f"dlra: could not write MNIST cache {path}: {exc}", RuntimeWarning,
                       stacklevel=3)

@@ -7,12 +7,13 @@
   values, ranks and loss along a run (a ``step_callback`` of :func:`dlra.solve`)
 * :func:`convergence_sweep`, :func:`run_sweep`, :func:`grid`, :func:`to_csv` — sweeps over
   methods × h × ϑ × rank through ``joblib`` (switch to Dask with ``joblib.parallel_config``)
-* :func:`fit_bound` — nonnegative c0..c3 by NNLS, goodness of fit, violating points
+* :func:`fit_bound` — nonnegative c0..c3 by NNLS with bootstrap intervals, identifiability verdicts
+  (VIF, condition number), the drop-one fits, goodness of fit, violating points
 * :func:`fit_order`, :func:`local_orders`, :func:`vshape_minimum`, :func:`fit_power_law` — observed
   orders, the minimiser h* of the V-shaped error curve and its law h* ∝ ϑ^{1/2}
 * :func:`descent_check`, :func:`descent_run` — the per-step loss decrease of gradient flows
 """
-from .bound_fit import TERMS, BoundFit, design_matrix, fit_bound
+from .bound_fit import DEFAULT_TERMS, TERM_SYMBOLS, TERMS, BoundFit, collinearity, design_matrix, fit_bound
 from .descent import DescentCheck, descent_check, descent_run
 from .normal_component import (DEFAULT_PROBES, normal_component, normal_part_dense,
                                randomized_relative_tolerance, tangent_projection_dense)
@@ -25,7 +26,8 @@ __all__ = [
     "normal_component", "normal_part_dense", "tangent_projection_dense", "randomized_relative_tolerance",
     "DEFAULT_PROBES", "Recorder", "Trace", "record", "reference_solution", "ReferenceSolution",
     "grid", "run_sweep", "convergence_sweep", "method_spec", "select", "to_csv", "from_csv",
-    "to_structured", "fit_bound", "BoundFit", "TERMS", "design_matrix", "fit_order", "local_orders",
+    "to_structured", "fit_bound", "BoundFit", "TERMS", "DEFAULT_TERMS", "TERM_SYMBOLS", "collinearity",
+    "design_matrix", "fit_order", "local_orders",
     "vshape_minimum", "fit_power_law", "PowerLaw", "orders_by", "descent_check", "descent_run",
     "DescentCheck",
 ]

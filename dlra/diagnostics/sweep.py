@@ -1,8 +1,8 @@
 """Parameter sweeps (methods × h × ϑ × rank or ε), run in parallel through ``joblib``.
 
-Every point of a sweep is independent, so a sweep is one ``joblib.Parallel`` map. The default is
-sequential (``n_jobs=1``); ``n_jobs=-1`` uses every core with joblib's process backend (pass a
-problem *factory*, e.g. ``functools.partial(dlra.problems.RotatingMatrix, n=100)``, so that each
+Every point of a sweep is independent, so a sweep is one ``joblib.Parallel`` map. The default follows
+joblib's configuration (sequential outside one); ``n_jobs=-1`` uses every core with joblib's process
+backend (pass a problem *factory*, e.g. ``functools.partial(dlra.problems.RotatingMatrix, n=100)``, so that each
 worker builds its own problem). On a cluster, switch the backend without touching the sweep::
 
     import joblib
@@ -21,7 +21,6 @@ import csv
 import itertools
 import math
 import os
-import tempfile
 import time
 
 import numpy as np
@@ -41,28 +40,25 @@ def grid(**axes):
 
 
 def _progress(iterable, total, progress, desc):
-    if not progress:
-        return iterable
-    from tqdm import tqdm
-    return tqdm(iterable, total=total, desc=desc, leave=False)
+    from ..progress import progress_bar
+
+    return progress_bar(iterable, enabled=progress, total=total, desc=desc, leave=False)
 
 
-def run_sweep(fun, points, *, n_jobs=1, backend=None, progress=False, desc="sweep"):
+def run_sweep(fun, points, *, n_jobs=None, backend=None, progress=False, desc="sweep"):
     """``[dict(p, **fun(**p)) for p in points]`` evaluated through ``joblib.Parallel``.
 
-    ``fun(**point)`` returns a dict of measured values. ``backend`` is any joblib backend name
-    ("loky", "threading", "multiprocessing", "dask", …); None uses joblib's current default
-    (so ``joblib.parallel_config`` chooses it).
+    ``fun(**point)`` returns a dict of measured values. ``n_jobs`` and ``backend`` ("loky",
+    "threading", "multiprocessing", "dask", …) default to joblib's current configuration, so that
+    ``with joblib.parallel_config(backend="dask"): ...`` sends the points to a Dask cluster (outside
+    any configuration the points run one after the other in this process).
     """
     import joblib
 
     points = list(points)
-    if n_jobs == 1 and backend is None:
-        results = [fun(**p) for p in _progress(points, len(points), progress, desc)]
-    else:
-        parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
-        results = list(_progress(parallel(joblib.delayed(fun)(**p) for p in points), len(points),
-                                 progress, desc))
+    parallel = joblib.Parallel(n_jobs=n_jobs, backend=backend, return_as="generator")
+    results = list(_progress(parallel(joblib.delayed(fun)(**p) for p in points), len(points),
+                             progress, desc))
     return [dict(p, **r) for p, r in zip(points, results)]
 
 
@@ -152,7 +148,7 @@ def _run_point(problem, spec, h, theta, rank, T, substep, Y0, eps_samples, exact
 
 
 def convergence_sweep(problem, methods, hs, *, thetas=(None,), ranks=(None,), T=None, substep=None,
-                      exact_substep=False, Y0=None, eps_samples=4, max_rank=None, n_jobs=1,
+                      exact_substep=False, Y0=None, eps_samples=4, max_rank=None, n_jobs=None,
                       backend=None, progress=False, extra=None):
     """Sweep methods × h × ϑ × rank on a reference problem; returns the tidy list of records.
 
@@ -226,24 +222,14 @@ def _columns(records):
 
 
 def to_csv(records, path, columns=None):
-    """Write the records as CSV (header = union of keys), atomically (temp file + os.replace)."""
+    """Write the records as CSV (header = union of keys; floats at full precision), atomically
+    (:func:`dlra.io.write_csv`); returns the path."""
+    from ..io import write_csv
+
     records = list(records)
     columns = list(columns) if columns is not None else _columns(records)
     path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=directory)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-            writer.writeheader()
-            for r in records:
-                writer.writerow({k: _fmt(r.get(k, "")) for k in columns})
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_csv(path, ({k: _fmt(r.get(k, "")) for k in columns} for r in records), columns)
     return path
 
 

@@ -178,6 +178,9 @@ class Integrator:
         t = check_real(t, "t")
         if self.orthonormal_factors:
             items = self._orthonormalized(items)
+        rule = getattr(self, "truncation", None)
+        if hasattr(rule, "set_step_size"):  # rules scaled with the step (e.g. RateTolerance)
+            rule.set_step_size(h)
         field = VectorField.wrap(F, items, multi)
         nfev0 = field.nfev
         with np.errstate(over="ignore", invalid="ignore"):

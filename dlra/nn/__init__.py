@@ -15,11 +15,19 @@ from .kernels import activation_code
 from .layers import DenseLayer, FactoredGradient, LowRankLayer, dense_init, geometric_decay
 from .losses import CrossEntropy, Loss, MeanSquaredError, get_loss, one_hot
 from .baselines import VanillaFactorGD
+from .factorized import (INITS, densify, effective_rank, factor_init, factorize, interpolate, pretrain_dense,
+                         rank_above, regularized_field, spectral_init)
 from .network import MLP
-from .training import Trainer, training_parameter_counts
+from .conv import Conv2D
+from .lenet import LeNet5
+from .training import Trainer, TrainingDiverged, training_parameter_counts
+from .checkpoint import CheckpointError
+from .svd_training import SVDLayer, SVDTrainer, SVDTraining, svd_mlp
 
 __all__ = [
     "MLP",
+    "Conv2D",
+    "LeNet5",
     "DenseLayer",
     "LowRankLayer",
     "FactoredGradient",
@@ -32,6 +40,22 @@ __all__ = [
     "one_hot",
     "activation_code",
     "Trainer",
+    "TrainingDiverged",
+    "CheckpointError",
     "training_parameter_counts",
     "VanillaFactorGD",
+    "SVDLayer",
+    "SVDTrainer",
+    "SVDTraining",
+    "svd_mlp",
+    "INITS",
+    "spectral_init",
+    "factor_init",
+    "effective_rank",
+    "rank_above",
+    "regularized_field",
+    "factorize",
+    "densify",
+    "pretrain_dense",
+    "interpolate",
 ]

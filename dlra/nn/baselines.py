@@ -15,6 +15,8 @@
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ..field import lowrank_indices
@@ -53,8 +55,9 @@ class _FactorFlow:
     kind = "vanilla"
     key = "vanilla"
 
-    def __init__(self, field, items):
+    def __init__(self, field, items, weight_decay=0.0):
         self.field = field
+        self.weight_decay = weight_decay
         self.items = list(items)
         self.lowrank = lowrank_indices(items)
         self.dense = [k for k in range(len(items)) if k not in self.lowrank]
@@ -82,9 +85,12 @@ class _FactorFlow:
     def __call__(self, t, z):
         values = self.field(t, self.state(z))
         out = []
+        lam = self.weight_decay
         for j, k in enumerate(self.lowrank):
-            out.append(values[k].right(z[2 * j + 1]))   # F V  = −∇_U L
-            out.append(values[k].left(z[2 * j]))        # Fᵀ U = −∇_V L
+            U, V = z[2 * j], z[2 * j + 1]
+            dU = values[k].right(V)                      # F V  = −∇_U L
+            dV = values[k].left(U)                       # Fᵀ U = −∇_V L
+            out.extend((dU - lam * U, dV - lam * V) if lam else (dU, dV))
         out.extend(values[k].dense() for k in self.dense)
         return out
 
@@ -98,6 +104,10 @@ class VanillaFactorGD(Integrator):
     factors in fixed coordinates. The rank never changes. Low-rank items are written back as
     ``LowRank(U, I, V)``.
 
+    ``weight_decay`` λ ≥ 0 adds L2 on the factors, (λ/2)(‖U‖²_F + ‖V‖²_F), whose gradients are λU, λV
+    (at the balanced optimum it equals λ‖U Vᵀ‖_*, the nuclear norm; Kamalakara et al. 2022). Frobenius
+    decay is a term of the vector field instead (:func:`dlra.nn.factorized.regularized_field`).
+
     Same interface as the core integrators (``step(F, t, Y, h)``, ``last_step``) so that
     :class:`dlra.nn.training.Trainer` drives it with the network's callback; it is registered there
     as ``method="vanilla"``.
@@ -107,14 +117,18 @@ class VanillaFactorGD(Integrator):
     method_order = 1
     orthonormal_factors = False  # U, V are the free factors of W = U Vᵀ
 
-    def __init__(self, substep="sgd"):
+    def __init__(self, substep="sgd", weight_decay=0.0):
         super().__init__(substep="sgd" if substep is None else substep)
+        if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real) \
+                or not np.isfinite(weight_decay) or weight_decay < 0:
+            raise ValueError(f"weight_decay must be a finite nonnegative number, got {weight_decay!r}")
+        self.weight_decay = float(weight_decay)
 
     def _step_impl(self, field, t0, items, h):
         for k in lowrank_indices(items):
             if np.iscomplexobj(items[k].U) or np.iscomplexobj(items[k].S) or np.iscomplexobj(items[k].V):
                 raise TypeError(f"Y[{k}]: the vanilla factorisation baseline is real-valued")
-        flow = _FactorFlow(field, items)
+        flow = _FactorFlow(field, items, self.weight_decay)
         z1 = self.substep.integrate(flow, t0, t0 + h, flow.initial_z())
         new = flow.state(z1)
         return new, StepInfo.of(new)

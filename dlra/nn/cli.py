@@ -17,12 +17,12 @@ after every step), ``checkpoint.npz`` (``--resume`` continues from it exactly) a
 """
 from __future__ import annotations
 
-import argparse
-import contextlib
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from ..cli_support import CommandError, CommandParser, report, with_flag_names, writable_dir
 
 __all__ = ["main", "build_parser", "plot_rank_evolution"]
 
@@ -33,25 +33,34 @@ DEFAULT_RANK = 64
 def _method_choices():
     from ..integrators import METHODS
 
-    return ["dlrt", "dense", "vanilla"] + sorted(METHODS)
+    return ["dlrt", "dense", "vanilla", "svd"] + sorted(METHODS)
 
 
 def build_parser():
-    p = argparse.ArgumentParser(
+    from .factorized import INITS
+
+    p = CommandParser(
         prog="dlra train",
         description="Train an MLP on MNIST with dynamical low-rank training (DLRT) or a baseline.",
         epilog="Outputs in --out: history.csv, ranks_per_step.csv, checkpoint.npz, ranks.png.")
     p.add_argument("--method", default="dlrt", choices=_method_choices(),
                    help="dlrt (= adaptive_bug, rank-adaptive BUG; default), dense (full-rank training), "
-                        "vanilla (W = U Vᵀ by gradient descent) or any core integrator")
+                        "vanilla (W = U Vᵀ by gradient descent), svd (W = U diag(s) Vᵀ with rank selection, "
+                        "see the svd options) or any core integrator")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--tau", type=float, default=None,
                    help="relative truncation tolerance τ (ϑ = τ‖Ŝ‖_F; default 0.1 for rank-adaptive methods)")
     g.add_argument("--theta", type=float, default=None, help="absolute truncation tolerance ϑ")
+    g.add_argument("--tau-rate", type=float, default=None,
+                   help="relative tolerance per unit time (ϑ = τ·lr·‖Ŝ‖_F, dlra.RateTolerance): lets the rank grow "
+                        "from a small --rank; 0.1 is the documented default")
     p.add_argument("--rank", type=int, default=DEFAULT_RANK,
                    help=f"initial rank of every hidden layer, clipped to min(n_in, n_out) (default {DEFAULT_RANK})")
     p.add_argument("--max-rank", type=int, default=None, help="rank cap of the rank-adaptive methods")
     p.add_argument("--min-rank", type=int, default=1, help="rank floor of the rank-adaptive methods")
+    p.add_argument("--model", default="mlp", choices=["mlp", "lenet5"],
+                   help="mlp (784 → --widths → 10; default) or lenet5 (conv 20 5×5, pool, conv 50 5×5, pool, "
+                        "FC 500, FC 10; --rank is capped at the full ranks 20, 50, 500, the output layer dense)")
     p.add_argument("--widths", type=int, nargs="+", default=list(DEFAULT_WIDTHS),
                    help="hidden layer widths (default: %(default)s); input 784, output 10 (dense)")
     p.add_argument("--activation", default="relu", choices=["relu", "tanh", "identity"])
@@ -63,6 +72,20 @@ def build_parser():
                    help="multiply the learning rate by this after every epoch (default 1: constant)")
     p.add_argument("--init-scale", type=float, default=1.0,
                    help="scale of the He/Glorot initialisation (0.41: PyTorch's default; RESULTS.md uses 0.05)")
+    p.add_argument("--init", default="spectral", choices=list(INITS),
+                   help="initialisation of the low-rank layers (default spectral: truncated SVD of the dense "
+                        "init; random: independent Gaussian factors; random_values / flat_values: spectral "
+                        "directions with random / equal singular values; random_directions: Haar directions "
+                        "with the spectral singular values)")
+    p.add_argument("--weight-decay", type=float, default=0.0,
+                   help="L2 on the trained parameters: the factors U, V for --method vanilla, W for dense layers")
+    p.add_argument("--frobenius-decay", type=float, default=0.0,
+                   help="Frobenius decay (λ/2)‖W‖²_F of every weight matrix, as −λW in the vector field")
+    p.add_argument("--nuclear-decay", type=float, default=0.0,
+                   help="nuclear-norm penalty μ‖W‖_* of the low-rank layers, as −μ P Qᵀ in the vector field")
+    p.add_argument("--pretrain-steps", type=int, default=0,
+                   help="train the dense network this many steps first, then factorise it by truncated SVD "
+                        "at --rank and continue low-rank (default 0: low-rank from the start)")
     p.add_argument("--momentum", type=float, default=0.9, help="for --optimizer momentum")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--epochs", type=int, default=5, help="total number of epochs (also when resuming)")
@@ -82,7 +105,32 @@ def build_parser():
                    help="BLAS threads while training (default 1: the matrices are small; 0 = leave as is)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-plot", action="store_true", help="do not write ranks.png")
+    _add_svd_options(p)
     return p
+
+
+def _add_svd_options(p):
+    """Options of ``--method svd`` (SVD training + theory-driven rank selection, Guo & Yu 2025)."""
+    from .svd_training import DEFAULT_LAMBDA_O, DEFAULT_LAMBDA_R
+
+    g = p.add_argument_group("SVD training (--method svd: every layer U diag(s) Vᵀ, full rank at the start; "
+                             "--rank is not used)")
+    g.add_argument("--lambda-o", type=float, default=DEFAULT_LAMBDA_O,
+                   help=f"weight of the orthogonality loss (‖UᵀU − I‖² + ‖VᵀV − I‖²)/r² (default {DEFAULT_LAMBDA_O:g})")
+    g.add_argument("--lambda-r", type=float, default=DEFAULT_LAMBDA_R,
+                   help=f"weight of the singular-value regulariser (default {DEFAULT_LAMBDA_R:g})")
+    g.add_argument("--regularizer", default="nuclear", choices=["nuclear", "hoyer"],
+                   help="nuclear ‖s‖₁ (default) or Hoyer ‖s‖₁/‖s‖₂")
+    g.add_argument("--epsilon", type=float, default=None,
+                   help="training-loss tolerance ε of the rank selection after every epoch "
+                        "(default: none, plain SVD training)")
+    g.add_argument("--delta-precision", type=float, default=1 / 64,
+                   help="precision Δδ of the bisection on δ (default 1/64: 7 loss evaluations)")
+    g.add_argument("--rank-rule", default="theorem", choices=["theorem", "poster"],
+                   help="theorem: keep σ_i ≥ δσ₁ (default); poster: k = max{k : kσ_k/σ₁ ≥ δ}")
+    g.add_argument("--selection-samples", type=int, default=None,
+                   help="measure the selection's loss on a fixed random subset of this many training "
+                        "images (default: the whole training set)")
 
 
 def plot_rank_evolution(rank_history, path, title=None, history=None):
@@ -132,13 +180,10 @@ def plot_rank_evolution(rank_history, path, title=None, history=None):
 
 
 def _blas_limits(threads):
-    if not threads:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=threads, user_api="blas")
+    """BLAS limited to ``threads`` threads while training (0 = leave BLAS alone; dlra.threads)."""
+    from ..threads import blas_threads
+
+    return blas_threads(threads)
 
 
 def _format_row(row, epochs):
@@ -150,6 +195,19 @@ def _format_row(row, epochs):
 
 
 def _check_args(parser, args):
+    for name in ("weight_decay", "frobenius_decay", "nuclear_decay", "pretrain_steps"):
+        value = getattr(args, name)
+        if not np.isfinite(value) or value < 0:
+            parser.error(f"--{name.replace('_', '-')} must be a finite number ≥ 0, got {value}")
+    if args.method == "svd":
+        for flag, value in (("--tau", args.tau), ("--theta", args.theta), ("--pretrain-steps", args.pretrain_steps),
+                            ("--weight-decay", args.weight_decay), ("--frobenius-decay", args.frobenius_decay),
+                            ("--nuclear-decay", args.nuclear_decay)):
+            if value:
+                parser.error(f"{flag}: --method svd does not use it (its options: --lambda-o, --lambda-r, "
+                             "--regularizer, --epsilon, --delta-precision)")
+    if args.method == "dense" and (args.init != "spectral" or args.pretrain_steps):
+        parser.error("--init/--pretrain-steps: --method dense has no low-rank layers")
     for name in ("epochs", "checkpoint_every", "batch_size", "rank"):
         value = getattr(args, name)
         minimum = 0 if name == "epochs" else 1
@@ -163,56 +221,124 @@ def _check_args(parser, args):
         parser.error(f"--blas-threads must be ≥ 0, got {args.blas_threads}")
 
 
-def main(argv=None):
-    """Entry point of ``dlra train``; returns the exit status."""
+def _load_data(parser, args):
+    """The MNIST splits of ``--data-dir``/``--validation``/``--train-limit`` (CommandError on bad input)."""
     from ..data import load_mnist
-    from .network import MLP
-    from .training import Trainer
 
-    parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    _check_args(parser, args)
-    out = Path(args.out)
-    checkpoint = out / "checkpoint.npz"
-
-    data = load_mnist(args.data_dir, validation=args.validation)
+    try:
+        data = load_mnist(args.data_dir, validation=args.validation)
+    except (ValueError, TypeError, OSError) as exc:
+        message = with_flag_names(parser, exc)
+        if message.startswith("--"):  # an argument of load_mnist: --validation, --data-dir
+            raise CommandError(message) from None
+        source = args.data_dir if args.data_dir is not None else "(DLRA_DATA_DIR)"
+        raise CommandError(f"--data-dir {source}: {message}") from None
     if args.train_limit is not None:
         data = {"x_train": data.x_train[:args.train_limit], "y_train": data.y_train[:args.train_limit],
                 "x_val": data.x_val, "y_val": data.y_val, "x_test": data.x_test, "y_test": data.y_test,
                 "repr": f"{data!r} (first {args.train_limit} training images)"}
-    source = data.get("repr") if isinstance(data, dict) else repr(data)
-    progress = not args.no_progress
+    return data
 
-    if args.resume and checkpoint.is_file():
-        trainer = Trainer.from_checkpoint(checkpoint, progress=progress)
-        print(f"resuming from {checkpoint} after epoch {trainer.epoch} (step {trainer.step}); "
-              f"configuration from the checkpoint: {trainer.config['integrator']}, lr {trainer.lr:g}, "
-              f"batch size {trainer.batch_size}, seed {trainer.seed}")
+
+def _resume(checkpoint, progress):
+    """The trainer of ``checkpoint`` (:class:`SVDTrainer` for an SVD run); CommandError naming it."""
+    from .checkpoint import CheckpointError
+    from .svd_training import SVDTrainer
+    from .training import Trainer
+
+    try:
+        svd = Trainer.read_checkpoint(checkpoint)[0]["config"].get("method") == "svd"
+        trainer = (SVDTrainer if svd else Trainer).from_checkpoint(checkpoint, progress=progress)
+    except (CheckpointError, OSError) as exc:
+        raise CommandError(f"--resume: {exc}") from None
+    except (ValueError, TypeError, KeyError) as exc:  # a configuration the trainer refuses
+        raise CommandError(f"--resume: checkpoint {checkpoint}: {type(exc).__name__}: {exc}") from None
+    print(f"resuming from {checkpoint} after epoch {trainer.epoch} (step {trainer.step}); "
+          f"configuration from the checkpoint: {trainer.config['integrator']}, lr {trainer.lr:g}, "
+          f"batch size {trainer.batch_size}, seed {trainer.seed}")
+    return trainer
+
+
+def _new_trainer(args, data, n_in, progress):
+    """The network and trainer the options describe (ValueError/TypeError on a bad combination)."""
+    from .factorized import factorize, pretrain_dense
+    from .lenet import LeNet5
+    from .network import MLP
+    from .svd_training import SVDTrainer, svd_mlp
+    from .training import Trainer
+
+    sizes = [n_in, *args.widths, 10]
+    if args.method in ("dense", "full"):
+        ranks = None
     else:
-        if args.resume:
-            print(f"no checkpoint at {checkpoint}: starting a new run")
-        n_in = data["x_train"].shape[1] if isinstance(data, dict) else data.n_features
-        sizes = [n_in, *args.widths, 10]
-        if args.method in ("dense", "full"):
-            ranks = None
-        else:
-            ranks = [min(args.rank, sizes[k], sizes[k + 1]) for k in range(len(sizes) - 2)] + [None]
+        ranks = [min(args.rank, sizes[k], sizes[k + 1]) for k in range(len(sizes) - 2)] + [None]
+    if args.model == "lenet5":
+        if args.method == "svd" or args.pretrain_steps:
+            raise ValueError("--model lenet5 trains with dlrt, dense, vanilla or a core integrator "
+                             "(not --method svd or --pretrain-steps)")
+        if n_in != 784:
+            raise ValueError(f"--model lenet5 needs 28×28 images (784 features), the data have {n_in}")
+        net = LeNet5(ranks=None if ranks is None else args.rank, activation=args.activation,
+                     dtype=args.dtype, rng=args.seed, init_scale=args.init_scale,
+                     **({"init": args.init} if ranks else {}))
+    elif args.method == "svd":
+        net = svd_mlp(sizes, activation=args.activation, dtype=args.dtype, rng=args.seed,
+                      init_scale=args.init_scale)
+        return SVDTrainer(net, lambda_o=args.lambda_o, lambda_r=args.lambda_r,
+                          regularizer=args.regularizer, epsilon=args.epsilon,
+                          delta_precision=args.delta_precision, rank_rule=args.rank_rule,
+                          selection_samples=args.selection_samples, optimizer=args.optimizer,
+                          lr=args.lr, lr_decay=args.lr_decay, momentum=args.momentum,
+                          batch_size=args.batch_size, seed=args.seed, progress=progress)
+    elif args.pretrain_steps:
+        net = MLP.from_sizes(sizes, ranks=None, activation=args.activation, dtype=args.dtype,
+                             rng=args.seed, init_scale=args.init_scale)
+        pretrain_dense(net, data, args.pretrain_steps, optimizer=args.optimizer, lr=args.lr,
+                       batch_size=args.batch_size, seed=args.seed, progress=progress)
+        net = factorize(net, ranks)
+        print(f"pre-trained dense for {args.pretrain_steps} steps, factorised at ranks {net.ranks()}")
+    else:
+        net = MLP.from_sizes(sizes, ranks=ranks, activation=args.activation, dtype=args.dtype,
+                             rng=args.seed, init_scale=args.init_scale,
+                             **({"init": args.init} if ranks else {}))
+    return Trainer(net, args.method, tau=args.tau, theta=args.theta, tau_rate=args.tau_rate,
+                   min_rank=args.min_rank, max_rank=args.max_rank, optimizer=args.optimizer, lr=args.lr,
+                   lr_decay=args.lr_decay, momentum=args.momentum, batch_size=args.batch_size,
+                   seed=args.seed, progress=progress, weight_decay=args.weight_decay,
+                   frobenius_decay=args.frobenius_decay, nuclear_decay=args.nuclear_decay)
+
+
+def _run(parser, args):
+    from .training import TrainingDiverged
+
+    out = writable_dir(args.out, "--out")  # before any computation
+    checkpoint = out / "checkpoint.npz"
+    progress = not args.no_progress
+    resume = args.resume and checkpoint.is_file()
+    if args.resume and not resume:
+        print(f"no checkpoint at {checkpoint}: starting a new run")
+    trainer = _resume(checkpoint, progress) if resume else None
+    data = _load_data(parser, args)
+    source = data.get("repr") if isinstance(data, dict) else repr(data)
+    n_in = data["x_train"].shape[1] if isinstance(data, dict) else data.n_features
+    if trainer is None:
         try:
-            net = MLP.from_sizes(sizes, ranks=ranks, activation=args.activation, dtype=args.dtype, rng=args.seed,
-                                 init_scale=args.init_scale)
-            trainer = Trainer(net, args.method, tau=args.tau, theta=args.theta, min_rank=args.min_rank,
-                              max_rank=args.max_rank, optimizer=args.optimizer, lr=args.lr,
-                              lr_decay=args.lr_decay, momentum=args.momentum, batch_size=args.batch_size,
-                              seed=args.seed, progress=progress)
+            trainer = _new_trainer(args, data, n_in, progress)
         except (ValueError, TypeError) as exc:
-            parser.error(str(exc))
+            raise CommandError(with_flag_names(parser, exc)) from None
+    elif trainer.net.n_in != n_in:
+        raise CommandError(f"--data-dir: the images have {n_in} features but the network of {checkpoint} "
+                           f"takes {trainer.net.n_in}")
     print(f"data: {source}")
     print(f"network: {trainer.net!r}")
     print(f"training: {trainer!r}")
 
-    with _blas_limits(args.blas_threads):
-        history = trainer.fit(data, args.epochs, out_dir=out, checkpoint_every=args.checkpoint_every,
-                              callback=lambda row: print(_format_row(row, args.epochs), flush=True))
+    try:
+        with _blas_limits(args.blas_threads):
+            history = trainer.fit(data, args.epochs, out_dir=out, checkpoint_every=args.checkpoint_every,
+                                  callback=lambda row: print(_format_row(row, args.epochs), flush=True))
+    except TrainingDiverged as exc:
+        raise CommandError(f"{exc} (--lr)") from None
     if not history:
         print("nothing to do (no epochs)")
         return 0
@@ -222,6 +348,8 @@ def main(argv=None):
     written = [out / "history.csv", out / "ranks_per_step.csv", checkpoint]
     if not args.no_plot:
         title = f"{trainer.method}, {trainer.config['truncation'] or 'fixed rank'}"
+        if trainer.method == "svd":
+            title = f"svd, ε = {trainer.config['epsilon']}, {trainer.config['rank_rule']} rule"
         written.append(plot_rank_evolution(trainer.rank_history, out / "ranks.png", title=title,
                                            history=trainer.history))
     print(trainer.summary())
@@ -230,6 +358,18 @@ def main(argv=None):
           f"{last['params_dense']} dense; {last['passes_per_step']:g} forward/backward passes per step")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def main(argv=None):
+    """Entry point of ``dlra train``; returns the exit status; a user error is printed as the one
+    line ``dlra train: error: …`` naming the flag or file and raises ``SystemExit(2)``."""
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    _check_args(parser, args)
+    try:
+        return _run(parser, args)
+    except CommandError as exc:
+        raise SystemExit(report(parser.prog, exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

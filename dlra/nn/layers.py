@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse.linalg
 
 from ..lowrank import LowRank
+from .factorized import INITS, factor_init
 from .kernels import RELU, activation_code
 
 __all__ = ["DenseLayer", "LowRankLayer", "FactoredGradient", "dense_init", "geometric_decay"]
@@ -119,6 +120,8 @@ class _Layer:
     """Shared parts: sizes, activation, bias column."""
 
     lowrank = False
+    #: whether ``linear(X, keep=True)`` remembers products for the backward pass of a gradient pass
+    keeps_forward = False
 
     def __init__(self, n_in, n_out, activation):
         self.n_in = _check_int(n_in, "n_in")
@@ -224,12 +227,15 @@ class LowRankLayer(_Layer):
     rank : int
         1 ≤ rank ≤ min(n_in, n_out).
     activation : {"relu", "tanh", "identity"}
-    init : {"spectral", "random"}
-        ``"spectral"``: truncated SVD of a dense :func:`dense_init` (W = P_r Σ_r Q_rᵀ, orthonormal
-        U = P_r, V = Q_r, diagonal S = Σ_r). ``"random"``: Haar-random orthonormal U, V with the
-        singular values ``init_singular_values`` (default: those of the spectral init).
+    init : one of :data:`dlra.nn.factorized.INITS`
+        ``"spectral"`` (default): truncated SVD of a dense :func:`dense_init` (W = P_r Σ_r Q_rᵀ,
+        orthonormal U = P_r, V = Q_r, diagonal S = Σ_r). ``"random_directions"``: Haar-random
+        orthonormal U, V with the singular values ``init_singular_values`` (default: those of the
+        spectral init). ``"random"`` (independent Gaussian factors), ``"random_values"``,
+        ``"flat_values"``: see :func:`dlra.nn.factorized.factor_init`. A layer with more than
+        :data:`~dlra.nn.factorized.FACTORED_INIT_ENTRIES` weights is initialised without forming W.
     init_singular_values : array of length rank, optional
-        Prescribed spectrum (implies ``init="random"`` unless init is given), e.g.
+        Prescribed spectrum (implies ``init="random_directions"`` unless init is given), e.g.
         :func:`geometric_decay` for robustness experiments with small singular values.
     weight : LowRank, optional
         Initial weight (overrides init).
@@ -237,6 +243,7 @@ class LowRankLayer(_Layer):
     """
 
     lowrank = True
+    keeps_forward = True
 
     def __init__(self, n_in, n_out, rank, activation="relu", *, init=None, init_singular_values=None,
                  weight=None, b=None, rng=None, init_scale=1.0):
@@ -244,25 +251,15 @@ class LowRankLayer(_Layer):
         rank = _check_int(rank, "rank")
         if rank > min(self.n_in, self.n_out):
             raise ValueError(f"rank must be ≤ min(n_in, n_out) = {min(self.n_in, self.n_out)}, got {rank}")
-        rng = np.random.default_rng(rng)
         if init is None:
-            init = "spectral" if init_singular_values is None else "random"
-        if init not in ("spectral", "random"):
-            raise ValueError(f"init must be 'spectral' or 'random', got {init!r}")
+            init = "spectral" if init_singular_values is None else "random_directions"
+        if init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
         if weight is not None:
             self.set_weight(weight, np.float64)
-        elif init == "spectral" and init_singular_values is None:
-            self.set_weight(LowRank.from_dense(dense_init(self.n_in, self.n_out, self.activation, rng=rng,
-                                                          scale=init_scale), rank=rank), np.float64)
         else:
-            if init_singular_values is None:
-                W0 = dense_init(self.n_in, self.n_out, self.activation, rng=rng, scale=init_scale)
-                sv = np.linalg.svd(W0, compute_uv=False)[:rank]
-            else:
-                sv = np.asarray(init_singular_values, dtype=float)
-                if sv.shape != (rank,):
-                    raise ValueError(f"init_singular_values must have length rank = {rank}, got shape {sv.shape}")
-            self.set_weight(LowRank.random(self.n_out, self.n_in, sv, rng=rng), np.float64)
+            self.set_weight(factor_init(self.n_in, self.n_out, rank, init, self.activation, rng=rng,
+                                        scale=init_scale, singular_values=init_singular_values), np.float64)
         if b is not None:
             self._set_bias(b, np.float64)
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..lowrank import LowRank
 from . import kernels
-from .layers import DenseLayer, LowRankLayer
+from .layers import DenseLayer, LowRankLayer, _Layer
 from .losses import get_loss
 
 __all__ = ["MLP"]
@@ -60,13 +60,13 @@ class MLP:
     """
 
     def __init__(self, layers, loss="cross_entropy", dtype=np.float32):
-        if isinstance(layers, (DenseLayer, LowRankLayer)):
+        if isinstance(layers, _Layer):
             layers = [layers]
         if not isinstance(layers, Sequence) or not layers:
-            raise ValueError("layers must be a non-empty sequence of DenseLayer/LowRankLayer")
+            raise ValueError("layers must be a non-empty sequence of layers (DenseLayer, LowRankLayer, Conv2D)")
         for k, layer in enumerate(layers):
-            if not isinstance(layer, (DenseLayer, LowRankLayer)):
-                raise TypeError(f"layers[{k}] must be a DenseLayer or LowRankLayer, got {type(layer).__name__}")
+            if not isinstance(layer, _Layer):
+                raise TypeError(f"layers[{k}] must be a DenseLayer, LowRankLayer or Conv2D, got {type(layer).__name__}")
             if k and layer.n_in != layers[k - 1].n_out:
                 raise ValueError(f"layers[{k}].n_in = {layer.n_in} does not match layers[{k - 1}].n_out = "
                                  f"{layers[k - 1].n_out}")
@@ -185,8 +185,9 @@ class MLP:
         """
         acts = [X]
         for layer in self.layers:
-            Z = layer.linear(X, keep=True) if keep and layer.lowrank else layer.linear(X)
-            X = kernels.bias_activation(Z, layer.b[:, 0], layer.act)
+            Z = layer.linear(X, keep=True) if keep and layer.keeps_forward else layer.linear(X)
+            # the bias is per output channel: Z seen as (·, channels) rows (a no-op for FC layers)
+            X = kernels.bias_activation(Z.reshape(-1, layer.b.shape[0]), layer.b[:, 0], layer.act).reshape(Z.shape)
             acts.append(X)
         return acts
 
@@ -195,8 +196,10 @@ class MLP:
         grads = [None] * (2 * len(self.layers))
         for k in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[k]
-            gb = np.empty((layer.n_out, 1), dtype=self.dtype)
-            D = kernels.activation_backward(dA, acts[k + 1], layer.act, gb[:, 0])
+            channels = layer.b.shape[0]
+            gb = np.empty((channels, 1), dtype=self.dtype)
+            D = kernels.activation_backward(dA.reshape(-1, channels), acts[k + 1].reshape(-1, channels), layer.act,
+                                            gb[:, 0]).reshape(dA.shape)
             grads[2 * k] = layer.weight_gradient(D, acts[k])
             grads[2 * k + 1] = gb
             if k:

@@ -1,4 +1,4 @@
-"""Training loop for dynamical low-rank training (DLRT) and its baselines (DESIGN.md §6).
+"""Training loop for dynamical low-rank training (DLRT) and its baselines.
 
 DLRT (Schotthöfer, Zangrando, Kusch, Ceruti & Tudisco, "Low-rank lottery tickets: finding
 efficient low-rank neural networks via matrix differential equations", NeurIPS 2022) is the
@@ -18,8 +18,8 @@ of the state and are updated in the S pass by the core.
 
 **Forward/backward passes per step.** The K- and L-steps both start at W0 and share one pass. In
 the rank-adaptive BUG the augmented S-step starts at Û Ŝ0 V̂ᵀ = W0 exactly, so the core reuses that
-same evaluation: with an SGD or Adam substep a DLRT step costs **one** pass (DESIGN.md §6 says two;
-the reference codes use three). The fixed-rank :class:`dlra.BUG` starts its S-step from
+same evaluation: with an SGD or Adam substep a DLRT step costs **one** pass (the
+reference codes of the DLRT paper use three). The fixed-rank :class:`dlra.BUG` starts its S-step from
 M S0 Nᵀ ≠ W0 and costs two. The trainer records the passes in its history (``passes``).
 
 Any other core method (``"bug"``, ``"ksl"``, ``"parallel_bug"``, …; see :data:`dlra.METHODS`)
@@ -29,38 +29,47 @@ the same optimiser substep, on a network without low-rank layers) and ``"vanilla
 
 Reproducibility: the mini-batch order comes from ``np.random.default_rng(seed)``; two trainers with
 the same seed on networks built with the same seed produce bitwise identical weights. Checkpoints
-(:meth:`Trainer.save_checkpoint`, written atomically) hold the parameters, the optimiser state
+(:meth:`Trainer.save_checkpoint`, :mod:`dlra.nn.checkpoint`, written atomically) hold the parameters, the optimiser state
 (moments and the bases they are expressed in), the epoch and step counters, the time t, the state
 of the random generator and the history; :meth:`Trainer.from_checkpoint` continues exactly where
 the run stopped (same weights, bit for bit, as an uninterrupted run).
 """
 from __future__ import annotations
 
-import json
+import functools
 import numbers
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ..field import NonFiniteError
 from ..integrators import METHODS, FullRank, Integrator
 from ..integrators import make_integrator as resolve_integrator
-from ..io import save_npz, write_csv
-from ..lowrank import LowRank
+from ..io import remove_stale_temporaries, write_csv
+from ..progress import progress_bar
 from ..substep import SGD, Adam, SubstepSolver
-from ..truncation import AbsoluteTolerance, RelativeTolerance
+from ..threads import blas_threads, lowrank_step_work, resolve_threads
+from ..truncation import AbsoluteTolerance, RateTolerance, RelativeTolerance
+from . import checkpoint
 from .baselines import VanillaFactorGD
-from .layers import DenseLayer, LowRankLayer
+from .checkpoint import CHECKPOINT_VERSION
 from .network import MLP
 
-__all__ = ["Trainer", "make_optimizer", "make_integrator", "training_parameter_counts", "DEFAULT_LR",
+__all__ = ["Trainer", "TrainingDiverged", "DIVERGENCE_FACTOR", "make_optimizer", "make_integrator", "training_parameter_counts", "DEFAULT_LR",
            "CHECKPOINT_VERSION"]
 
 #: default learning rate (step size h) per optimiser name
 DEFAULT_LR = {"adam": 3e-3, "sgd": 0.1, "momentum": 0.05}
 #: default relative tolerance of the rank-adaptive methods when neither tau nor theta is given
 DEFAULT_TAU = 0.1
-CHECKPOINT_VERSION = 1
+#: a mini-batch loss above this multiple of the first step's loss (at least 1) means divergence
+DIVERGENCE_FACTOR = 1e3
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became non-finite or exploded: the learning rate (step size) is too large."""
+
 
 _OPTIMIZERS = ("adam", "sgd", "momentum")
 
@@ -86,21 +95,23 @@ def _method_name(method):
 
 
 def make_integrator(method="dlrt", optimizer="adam", *, tau=None, theta=None, min_rank=1, max_rank=None,
-                    momentum=0.9):
-    """The integrator behind a method name (see :class:`Trainer`)."""
+                    momentum=0.9, tau_rate=None):
+    """The integrator behind a method name (see :class:`Trainer`); ``tau_rate`` selects the
+    step-scaled rule :class:`dlra.RateTolerance` (ϑ = τ h ‖Ŝ‖_F, lets the rank grow)."""
     substep = make_optimizer(optimizer, momentum)
     if isinstance(method, Integrator):
         return method
     name = _method_name(method)
-    if tau is not None and theta is not None:
-        raise ValueError("give only one of tau (relative tolerance) and theta (absolute tolerance)")
+    if sum(v is not None for v in (tau, theta, tau_rate)) > 1:
+        raise ValueError("give only one of tau (relative tolerance), theta (absolute tolerance) and tau_rate "
+                         "(relative tolerance per unit time)")
     extra = {"dense": FullRank, "vanilla": VanillaFactorGD}
     if name not in METHODS and name not in extra:
         raise ValueError(f"method must be 'dlrt', 'dense', 'vanilla' or one of {', '.join(sorted(METHODS))}, "
                          f"got {method!r}")
     cls = extra.get(name) or METHODS[name]
     if not cls.accepts_truncation:
-        for arg, value in (("tau", tau), ("theta", theta), ("max_rank", max_rank)):
+        for arg, value in (("tau", tau), ("theta", theta), ("tau_rate", tau_rate), ("max_rank", max_rank)):
             if value is not None:
                 raise ValueError(f"{arg}: method {method!r} has a fixed rank and takes no truncation")
         if min_rank not in (None, 1):
@@ -108,13 +119,15 @@ def make_integrator(method="dlrt", optimizer="adam", *, tau=None, theta=None, mi
         return resolve_integrator(name, methods=extra, substep=substep)
     if theta is not None:
         rule = AbsoluteTolerance(theta, min_rank=min_rank or 1, max_rank=max_rank)
+    elif tau_rate is not None:
+        rule = RateTolerance(tau_rate, min_rank=min_rank or 1, max_rank=max_rank)
     else:
         rule = RelativeTolerance(DEFAULT_TAU if tau is None else tau, min_rank=min_rank or 1, max_rank=max_rank)
     return resolve_integrator(name, methods=extra, substep=substep, truncation=rule)
 
 
 def training_parameter_counts(net, method="dlrt"):
-    """Parameter counts and compression rates of ``net`` trained by ``method`` (DESIGN.md §6).
+    """Parameter counts and compression rates of ``net`` trained by ``method``.
 
     Convention (that of :meth:`dlra.nn.MLP.parameter_counts`), per layer m × n of rank r, with the
     bias (m) and dense layers (m n + m) always counted in full:
@@ -135,66 +148,6 @@ def training_parameter_counts(net, method="dlrt"):
     return counts
 
 
-# ------------------------------------------------------------------------------ serialisation
-def _pack(obj, arrays):
-    """JSON-able structure with every ndarray replaced by a reference into ``arrays``."""
-    if isinstance(obj, LowRank):
-        return {"__lowrank__": [_pack(obj.U, arrays), _pack(obj.S, arrays), _pack(obj.V, arrays)]}
-    if isinstance(obj, np.ndarray):
-        key = f"a{len(arrays)}"
-        # keep the memory layout: BLAS may round differently for C- and Fortran-ordered operands
-        if obj.ndim == 2 and not obj.flags.c_contiguous and obj.strides[0] < obj.strides[1]:
-            obj = np.asfortranarray(obj)
-        arrays[key] = obj
-        return {"__array__": key}
-    if isinstance(obj, dict):
-        for k in obj:
-            if not isinstance(k, str):
-                raise TypeError(f"cannot serialise a dict key of type {type(k).__name__}")
-        return {"__dict__": {k: _pack(v, arrays) for k, v in obj.items()}}
-    if isinstance(obj, (list, tuple)):
-        return [_pack(v, arrays) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    raise TypeError(f"cannot serialise an object of type {type(obj).__name__}")
-
-
-def _unpack(obj, arrays):
-    if isinstance(obj, dict):
-        if "__array__" in obj:
-            return arrays[obj["__array__"]]
-        if "__lowrank__" in obj:
-            U, S, V = (_unpack(v, arrays) for v in obj["__lowrank__"])
-            return LowRank(U, S, V)
-        return {k: _unpack(v, arrays) for k, v in obj["__dict__"].items()}
-    if isinstance(obj, list):
-        return [_unpack(v, arrays) for v in obj]
-    return obj
-
-
-def _architecture(net):
-    return {
-        "layers": [{"n_in": layer.n_in, "n_out": layer.n_out, "activation": layer.activation,
-                    "lowrank": bool(layer.lowrank), "rank": int(layer.rank)} for layer in net.layers],
-        "loss": net.loss_fn.name,
-        "dtype": net.dtype.name,
-    }
-
-
-def _network_from_architecture(arch):
-    layers = []
-    for spec in arch["layers"]:
-        if spec["lowrank"]:
-            layers.append(LowRankLayer(spec["n_in"], spec["n_out"], spec["rank"], spec["activation"], rng=0))
-        else:
-            layers.append(DenseLayer(spec["n_in"], spec["n_out"], spec["activation"], rng=0))
-    return MLP(layers, loss=arch["loss"], dtype=arch["dtype"])
-
-
 def _split(data, name):
     """(X, y) of the split ``name`` ("train", "val", "test") of ``data`` or None."""
     if isinstance(data, dict):
@@ -206,6 +159,31 @@ def _split(data, name):
     if len(X) != len(y):
         raise ValueError(f"data: x_{name} has {len(X)} samples but y_{name} has {len(y)}")
     return np.asarray(X), np.asarray(y)
+
+
+# ------------------------------------------------------------------------------ BLAS threads
+def network_work(net, batch_size):
+    """Multiply-adds of the largest product in one training step of ``net`` at ``batch_size``:
+    batch·m·n for a dense layer, max(batch·r·(m + n), max(m, n)·(2r)²) for a low-rank layer (its
+    factor products and the QR of the augmented basis)."""
+    work = 0
+    for layer in net.layers:
+        m, n = layer.n_out, layer.n_in
+        if layer.lowrank:
+            r = layer.rank
+            work = max(work, batch_size * r * (m + n), lowrank_step_work(m, n, r))
+        else:
+            work = max(work, batch_size * m * n)
+    return work
+
+
+def _blas_limited(method):
+    """Run a Trainer method under the trainer's BLAS thread limit (:meth:`Trainer.blas_limits`)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self.blas_limits():
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 # ------------------------------------------------------------------------------ trainer
@@ -227,6 +205,9 @@ class Trainer:
         Truncation of the rank-adaptive methods: relative tolerance τ (ϑ = τ‖Ŝ‖_F, the rule of the
         DLRT paper and code) or absolute tolerance ϑ on the ℓ² tail of the singular values. Default:
         τ = 0.1. Fixed-rank methods reject them.
+    tau_rate : float, optional
+        Instead of tau/theta: :class:`dlra.RateTolerance`, ϑ = τ h ‖Ŝ‖_F with h the current learning
+        rate — lets the rank grow when the gradient needs new directions (documented default 0.1).
     min_rank, max_rank : int, optional
         Rank caps of the rank-adaptive methods.
     optimizer : {"adam", "sgd", "momentum"} or SubstepSolver
@@ -241,9 +222,15 @@ class Trainer:
         Seed of the mini-batch order (``np.random.default_rng(seed)``). Build the network with the
         same seed (``MLP.from_sizes(..., rng=seed)``) for fully reproducible runs.
     progress : bool
-        Show a tqdm progress bar over the mini-batches of each epoch.
+        Show a tqdm progress bar over the mini-batches of each epoch (only on a terminal).
     eval_batch_size : int
         Chunk size of the evaluation passes.
+    threads : int, optional
+        BLAS threads while :meth:`fit` runs: None (default) picks them from the matrix sizes
+        (one thread unless a product of the step exceeds :data:`dlra.threads.SINGLE_THREAD_WORK`
+        multiply-adds; the environment variable ``DLRA_NUM_THREADS`` overrides), 0 leaves BLAS
+        alone, n ≥ 1 limits it to n (see :mod:`dlra.threads`). Loops over :meth:`train_step` get
+        the same limits with ``with trainer.blas_limits(): ...``.
 
     Attributes
     ----------
@@ -257,11 +244,14 @@ class Trainer:
         Completed epochs and steps, and the time of the gradient flow (t = Σ h).
     """
 
-    def __init__(self, net, method="dlrt", *, tau=None, theta=None, min_rank=1, max_rank=None,
+    def __init__(self, net, method="dlrt", *, tau=None, theta=None, tau_rate=None, min_rank=1, max_rank=None,
                  optimizer="adam", lr=None, momentum=0.9, batch_size=256, seed=0, progress=True,
-                 eval_batch_size=4096, lr_decay=1.0):
+                 eval_batch_size=4096, lr_decay=1.0, threads=None, weight_decay=0.0, frobenius_decay=0.0,
+                 nuclear_decay=0.0):
         if not isinstance(net, MLP):
             raise TypeError(f"net must be a dlra.nn.MLP, got {type(net).__name__}")
+        resolve_threads(threads)  # a bad value (or DLRA_NUM_THREADS) fails here, by name
+        self.threads = threads
         opt_name = optimizer if isinstance(optimizer, str) else type(optimizer).__name__
         if lr is None:
             if not isinstance(optimizer, str) or optimizer.lower() not in DEFAULT_LR:
@@ -275,7 +265,7 @@ class Trainer:
             raise ValueError(f"seed must be a nonnegative integer, got {seed!r}")
         self.net = net
         self.integrator = make_integrator(method, optimizer, tau=tau, theta=theta, min_rank=min_rank,
-                                          max_rank=max_rank, momentum=momentum)
+                                          max_rank=max_rank, momentum=momentum, tau_rate=tau_rate)
         self.method = method if isinstance(method, str) else self.integrator.name or type(method).__name__
         has_lowrank = bool(net.lowrank_indices())
         if isinstance(self.integrator, FullRank) and has_lowrank:
@@ -284,6 +274,7 @@ class Trainer:
         if self.integrator.lowrank_state and not has_lowrank:
             raise ValueError(f"method={self.method!r} needs a network with low-rank layers; build it with "
                              "MLP.from_sizes(sizes, ranks=r)")
+        self._set_regularization(weight_decay, frobenius_decay, nuclear_decay)
         self.lr = float(lr)
         if isinstance(lr_decay, bool) or not isinstance(lr_decay, numbers.Real) or not 0 < lr_decay <= 1:
             raise ValueError(f"lr_decay must be in (0, 1], got {lr_decay!r}")
@@ -297,11 +288,15 @@ class Trainer:
             "method": str(self.method), "optimizer": str(opt_name).lower(), "lr": self.lr,
             "lr_decay": self.lr_decay,
             "momentum": float(momentum), "batch_size": self.batch_size, "seed": self.seed,
-            "tau": getattr(truncation, "tau", None), "theta": getattr(truncation, "theta", None),
+            "tau": None if isinstance(truncation, RateTolerance) else getattr(truncation, "tau", None),
+            "theta": getattr(truncation, "theta", None),
+            "tau_rate": truncation.tau if isinstance(truncation, RateTolerance) else None,
             "min_rank": getattr(truncation, "min_rank", None) if self.integrator.accepts_truncation else None,
             "max_rank": getattr(truncation, "max_rank", None) if self.integrator.accepts_truncation else None,
             "truncation": repr(truncation) if self.integrator.accepts_truncation else None,
             "integrator": repr(self.integrator),
+            "weight_decay": self.weight_decay, "frobenius_decay": self.frobenius_decay,
+            "nuclear_decay": self.nuclear_decay,
         }
         self.rng = np.random.default_rng(self.seed)
         self.history = []
@@ -310,6 +305,44 @@ class Trainer:
         self.step = 0
         self.t = 0.0
         self.train_seconds = 0.0
+
+    def _set_regularization(self, weight_decay, frobenius_decay, nuclear_decay):
+        """Regularisers of the factorised-training study (:mod:`dlra.nn.factorized`): ``weight_decay``
+        is L2 on the trained parameters — the factors U, V for "vanilla" (λU, λV; an implicit nuclear
+        norm), W for dense layers; ``frobenius_decay`` (λ/2)‖W‖²_F as the term −λW of the vector field
+        (every method; for DLRT it is what L2 on K, L, S amounts to, so DLRT takes no
+        ``weight_decay``); ``nuclear_decay`` μ‖W‖_* of the low-rank layers (−μ P Qᵀ in the field)."""
+        from .factorized import regularized_field
+
+        vanilla = isinstance(self.integrator, VanillaFactorGD)
+        if weight_decay and not (vanilla or isinstance(self.integrator, FullRank)):
+            raise ValueError(f"weight_decay: L2 on the parameters is defined for the methods 'vanilla' (the "
+                             f"factors U, V) and 'dense'; for method {self.method!r} L2 on K, L, S equals the "
+                             "Frobenius decay of W (orthonormal bases): use frobenius_decay (or nuclear_decay)")
+        regularized_field(None, (), frobenius_decay=frobenius_decay, nuclear_decay=nuclear_decay,
+                          dense_decay=weight_decay)  # validates the three numbers
+        self.weight_decay, self.frobenius_decay = float(weight_decay), float(frobenius_decay)
+        self.nuclear_decay = float(nuclear_decay)
+        if vanilla:
+            self.integrator.weight_decay = self.weight_decay
+        elif self.integrator.lowrank_state and getattr(self.integrator, "orthonormal_factors", True):
+            # the DLRA integrators need orthonormal bases: factors given otherwise (e.g. init="random",
+            # independent Gaussian factors) are re-expressed as the same matrix in orthonormal bases
+            items = self.net.parameters()
+            tol = np.sqrt(np.finfo(self.net.dtype).eps)
+            for k in self.net.lowrank_indices():
+                if not items[k].is_orthonormal(atol=tol):
+                    items[k] = items[k].orthonormalize()
+            self.net.set_parameters(items)
+
+    def _field(self, X, y):
+        """The network's −∇L on the batch, plus the regularisers' terms."""
+        from .factorized import regularized_field
+
+        F = self.net.vector_field(X, y)
+        weights = range(0, 2 * len(self.net.layers), 2)
+        return regularized_field(F, weights, frobenius_decay=self.frobenius_decay,
+                                 nuclear_decay=self.nuclear_decay, dense_decay=self.weight_decay)
 
     def __repr__(self):
         return (f"Trainer(method={self.method!r}, integrator={self.integrator!r}, lr={self.lr:g}, "
@@ -324,7 +357,7 @@ class Trainer:
         net.parameters(), h=lr)``, then ``net.set_parameters``. Returns the mini-batch loss at the
         parameters the step started from."""
         net = self.net
-        F = net.vector_field(X, y)
+        F = self._field(X, y)
         losses = []
 
         def field(t, items):
@@ -333,7 +366,14 @@ class Trainer:
             return out
 
         lr = self.current_lr
-        new = self.integrator.step(field, self.t, net.parameters(), lr)
+        try:
+            # overflow is reported by the divergence checks (a named error), not as numpy warnings
+            with np.errstate(over="ignore", invalid="ignore"):
+                new = self.integrator.step(field, self.t, net.parameters(), lr)
+        except (NonFiniteError, np.linalg.LinAlgError) as exc:
+            # the data are checked finite in fit: non-finite values come from the step size
+            loss = f"{losses[0]:.4g}" if losses else "not evaluated"
+            raise self._diverged(f"{exc} (mini-batch loss {loss})", self.step + 1) from exc
         net.set_parameters(new)
         self.step += 1
         self.t += lr
@@ -341,6 +381,20 @@ class Trainer:
         self.rank_history.append({"step": self.step, "epoch": self.epoch + 1, "loss": loss,
                                   **self._rank_columns()})
         return loss
+
+    def _diverged(self, detail, step):
+        return TrainingDiverged(f"diverged: {detail} at step {step} (epoch {self.epoch + 1}, "
+                                f"learning rate {self.current_lr:g}); lower the learning rate")
+
+    def _check_divergence(self, loss):
+        """Raise :class:`TrainingDiverged` when the mini-batch loss is not finite or exceeds
+        :data:`DIVERGENCE_FACTOR` times the loss of the run's first step (at least 1)."""
+        first = self.rank_history[0]["loss"] if self.rank_history else loss
+        if not np.isfinite(loss):
+            raise self._diverged(f"the mini-batch loss is {loss}", self.step)
+        if loss > DIVERGENCE_FACTOR * max(abs(first), 1.0):
+            raise self._diverged(f"the mini-batch loss exploded from {first:.4g} (first step) to {loss:.4g}",
+                                 self.step)
 
     @property
     def current_lr(self):
@@ -354,6 +408,12 @@ class Trainer:
         X, y = split
         return self.net.evaluate(X, y, batch_size=self.eval_batch_size)
 
+    def blas_limits(self):
+        """Context manager with the BLAS thread limit of this trainer (``threads``; see
+        :func:`dlra.threads.blas_threads`), sized from the network and the batch size."""
+        return blas_threads(self.threads, network_work(self.net, self.batch_size))
+
+    @_blas_limited
     def fit(self, data, epochs, out_dir=None, checkpoint_every=1, callback=None):
         """Train until ``epochs`` epochs are completed (a resumed trainer continues from its counter).
 
@@ -366,7 +426,8 @@ class Trainer:
             Total number of epochs (including those done before a checkpoint).
         out_dir : path, optional
             Where to write ``history.csv`` and ``ranks_per_step.csv`` after every epoch and
-            ``checkpoint.npz`` every ``checkpoint_every`` epochs and at the end (all atomically).
+            ``checkpoint.npz`` every ``checkpoint_every`` epochs and at the end (all atomically;
+            temporaries a killed earlier run left there are removed first).
         callback : callable, optional
             ``callback(row)`` after every epoch (e.g. to print it).
 
@@ -378,7 +439,9 @@ class Trainer:
             ``train_acc``, ``val_loss``, ``val_acc``, ``test_loss``, ``test_acc`` (at the end of the
             epoch), ``ranks`` ("r1-r2-…"), ``rank_<layer>``, ``params_inference``,
             ``params_training``, ``params_dense``, ``compression_inference``,
-            ``compression_training`` (:func:`training_parameter_counts`), ``passes`` (forward/backward
+            ``compression_training`` (:func:`training_parameter_counts`), ``erank_<layer>`` and
+            ``rank1pct_<layer>`` for every layer (effective rank of Roy & Vetterli 2007 and the number
+            of singular values above 1 % of σ₁; :func:`dlra.nn.factorized.spectrum_columns`), ``passes`` (forward/backward
             passes in the epoch), ``passes_per_step``, ``seconds`` (training time of the epoch),
             ``total_seconds``, ``eval_seconds``.
         """
@@ -395,36 +458,31 @@ class Trainer:
         if X.ndim != 2 or X.shape[1] != self.net.n_in:
             raise ValueError(f"data: x_train must have shape (n, {self.net.n_in}), got {X.shape}")
         X = np.ascontiguousarray(X, dtype=self.net.dtype)
+        if not np.all(np.isfinite(X)):
+            raise ValueError("data: x_train holds NaN or inf")
         out_dir = None if out_dir is None else Path(out_dir)
+        if out_dir is not None:
+            for name in ("checkpoint.npz", "history.csv", "ranks_per_step.csv"):
+                remove_stale_temporaries(out_dir / name)
         n = X.shape[0]
         n_batches = -(-n // self.batch_size)
-        tqdm = None
-        if self.progress:
-            try:
-                from tqdm import tqdm
-            except ImportError:  # pragma: no cover
-                tqdm = None
         while self.epoch < epochs:
             perm = self.rng.permutation(n)
             passes0 = self.net.passes
             total_loss = 0.0
-            bar = None
-            if tqdm is not None:
-                bar = tqdm(total=n_batches, desc=f"epoch {self.epoch + 1}/{epochs}", leave=False, unit="batch")
+            bar = progress_bar(total=n_batches, enabled=self.progress, desc=f"epoch {self.epoch + 1}/{epochs}",
+                               leave=False, unit="batch")
             start = time.perf_counter()
             for b in range(n_batches):
                 idx = perm[b * self.batch_size:(b + 1) * self.batch_size]
                 loss = self.train_step(X[idx], y[idx])
-                if not np.isfinite(loss):
-                    raise FloatingPointError(f"the training loss became {loss} at step {self.step} "
-                                             f"(epoch {self.epoch + 1}); lower the learning rate")
+                self._check_divergence(loss)
                 total_loss += loss * len(idx)
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
+                if not bar.disable:
                     bar.set_postfix(loss=f"{loss:.4f}", ranks="-".join(map(str, self.net.ranks())) or "dense")
             seconds = time.perf_counter() - start
-            if bar is not None:
-                bar.close()
+            bar.close()
             self.train_seconds += seconds
             self.epoch += 1
             row = self._epoch_row(total_loss / n, n_batches, self.net.passes - passes0, seconds, train, val, test)
@@ -442,8 +500,11 @@ class Trainer:
         train_loss, train_acc = self._evaluate(train)
         val_loss, val_acc = self._evaluate(val)
         test_loss, test_acc = self._evaluate(test)
+        from .factorized import spectrum_columns
+
         counts = training_parameter_counts(self.net, self.integrator)
         ranks = self._rank_columns()
+        spectra = spectrum_columns(self.net)
         return {
             "epoch": self.epoch, "steps": self.step, "loss": loss,
             "train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc,
@@ -454,7 +515,7 @@ class Trainer:
             "compression_training": counts["compression_training"],
             "passes": int(passes), "passes_per_step": passes / steps if steps else float("nan"),
             "seconds": seconds, "total_seconds": self.train_seconds,
-            "eval_seconds": time.perf_counter() - start,
+            **spectra, "eval_seconds": time.perf_counter() - start,
         }
 
     # -------------------------------------------------------------- output
@@ -464,88 +525,38 @@ class Trainer:
         write_csv(out_dir / "history.csv", self.history)
         write_csv(out_dir / "ranks_per_step.csv", self.rank_history)
 
-    def _optimizer_state(self):
-        return getattr(self.integrator.substep, "state", None)
-
     def save_checkpoint(self, path):
         """Write everything needed to continue exactly (parameters, optimiser state, counters, random
-        generator state, history, configuration, architecture) as one ``.npz``, atomically.
-
-        The file holds numeric arrays and one JSON string (``meta``); it loads without pickle."""
-        arrays = {}
-        meta = {
-            "version": CHECKPOINT_VERSION,
-            "config": self.config,
-            "architecture": _architecture(self.net),
-            "epoch": self.epoch, "step": self.step, "t": self.t, "train_seconds": self.train_seconds,
-            "rng_state": self.rng.bit_generator.state,
-            "history": self.history,
-            "rank_history": self.rank_history,
-            "parameters": _pack(self.net.parameters(), arrays),
-            "optimizer_state": _pack(self._optimizer_state(), arrays),
-            "passes": self.net.passes,
-        }
-        meta = json.loads(json.dumps(meta, default=_json_default))
-        save_npz(path, meta=np.array(json.dumps(meta)), **arrays)
-        return Path(path)
+        generator state, history, configuration, architecture) as one ``.npz``, atomically, without
+        pickle (:func:`dlra.nn.checkpoint.save_checkpoint`)."""
+        return checkpoint.save_checkpoint(self, path)
 
     @staticmethod
     def read_checkpoint(path):
         """``(meta, arrays)`` of a checkpoint file (meta: the JSON part as a dict)."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"checkpoint {path} does not exist")
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-        meta = json.loads(str(arrays.pop("meta")))
-        if meta.get("version") != CHECKPOINT_VERSION:
-            raise ValueError(f"checkpoint {path} has version {meta.get('version')}, expected {CHECKPOINT_VERSION}")
-        return meta, arrays
+        return checkpoint.read_checkpoint(path)
 
     def load_checkpoint(self, path):
         """Restore a checkpoint written by :meth:`save_checkpoint` into this trainer and its network.
 
         The network's architecture and the training configuration (method, optimiser, learning
-        rate, batch size, seed, truncation) must match the checkpoint's (``ValueError`` otherwise).
+        rate, batch size, seed, truncation) must match the checkpoint's
+        (:class:`~dlra.nn.checkpoint.CheckpointError`, a ``ValueError``, otherwise).
         """
-        meta, arrays = self.read_checkpoint(path)
-        arch = _architecture(self.net)
-        saved = meta["architecture"]
-        strip = (lambda a: [{k: v for k, v in spec.items() if k != "rank"} for spec in a["layers"]])
-        if strip(arch) != strip(saved) or arch["loss"] != saved["loss"] or arch["dtype"] != saved["dtype"]:
-            raise ValueError(f"checkpoint {path}: its network {saved} does not match this trainer's {arch}")
-        mismatched = [k for k in ("method", "optimizer", "lr", "lr_decay", "momentum", "batch_size", "seed",
-                                  "truncation")
-                      if meta["config"].get(k, 1.0 if k == "lr_decay" else None) != self.config.get(k)]
-        if mismatched:
-            detail = ", ".join(f"{k}: checkpoint {meta['config'].get(k)!r} vs {self.config.get(k)!r}"
-                               for k in mismatched)
-            raise ValueError(f"checkpoint {path} was written with a different configuration ({detail})")
-        self.net.set_parameters(_unpack(meta["parameters"], arrays))
-        state = _unpack(meta["optimizer_state"], arrays)
-        if state is not None and hasattr(self.integrator.substep, "state"):
-            self.integrator.substep.state = state
-        self.epoch, self.step, self.t = int(meta["epoch"]), int(meta["step"]), float(meta["t"])
-        self.train_seconds = float(meta["train_seconds"])
-        self.rng.bit_generator.state = meta["rng_state"]
-        self.history = meta["history"]
-        self.rank_history = meta["rank_history"]
-        self.net.passes = int(meta.get("passes", self.net.passes))
-        return self
+        return checkpoint.load_checkpoint(self, path)
 
     @classmethod
     def from_checkpoint(cls, path, progress=True):
         """A trainer and network rebuilt from a checkpoint alone (architecture and configuration
         included), ready to continue with :meth:`fit`."""
-        meta, _ = cls.read_checkpoint(path)
-        cfg = meta["config"]
-        net = _network_from_architecture(meta["architecture"])
-        trainer = cls(net, method=cfg["method"], tau=cfg["tau"], theta=cfg["theta"],
-                      min_rank=cfg["min_rank"] if cfg["min_rank"] is not None else 1, max_rank=cfg["max_rank"],
-                      optimizer=cfg["optimizer"], lr=cfg["lr"], momentum=cfg["momentum"],
-                      batch_size=cfg["batch_size"], seed=cfg["seed"], progress=progress,
-                      lr_decay=cfg.get("lr_decay", 1.0))
-        return trainer.load_checkpoint(path)
+        meta, arrays = checkpoint.read_checkpoint(path)
+        try:
+            net = checkpoint.network_from_architecture(meta["architecture"])
+            trainer = cls(net, progress=progress, **checkpoint.trainer_kwargs(meta))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise checkpoint.CheckpointError(f"checkpoint {path}: cannot rebuild the trainer from its "
+                                             f"architecture and configuration ({type(exc).__name__}: {exc})") from None
+        return checkpoint.load_checkpoint(trainer, path, meta, arrays)
 
     # -------------------------------------------------------------- summaries
     def summary(self):
@@ -557,10 +568,3 @@ class Trainer:
                 f"{row['ranks'] or 'dense'}, compression {row['compression_inference']:.1%} (inference) / "
                 f"{row['compression_training']:.1%} (training), {row['total_seconds']:.1f} s of training")
 
-
-def _json_default(obj):
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    raise TypeError(f"cannot serialise {type(obj).__name__}")

@@ -54,6 +54,23 @@ def _axpy(a, x, y):
     return out
 
 
+def _abs2(x):
+    """|x|² elementwise (x·x for real x: no absolute value, no power)."""
+    return x.real ** 2 + x.imag ** 2 if np.iscomplexobj(x) else x * x
+
+
+def _adam_update(z, m, v, a, b, eps):
+    """z + a·m / (√(b·v) + eps) with two temporaries (Adam's step with bias corrections a, b)."""
+    with timed("products"):
+        den = np.multiply(b, v)
+        np.sqrt(den, out=den)
+        den += eps
+        out = np.multiply(a, m, dtype=np.result_type(z, m))
+        out /= den
+        out += z
+    return out
+
+
 class _StatefulOptimizer(SubstepSolver):
     stateful = True
 
@@ -68,24 +85,69 @@ class _StatefulOptimizer(SubstepSolver):
     def reset(self):
         self.state = {}
 
+    def state_dict(self):
+        """The optimiser state, ``{flow key: {"lefts", "rights", "moments", "count"}}``: per substep
+        flow, the bases the moments are expressed in, the moments (lists of arrays by name) and
+        the number of steps taken. Holds references, not copies; JSON-able up to the arrays."""
+        return {key: {"lefts": list(entry["lefts"]), "rights": list(entry["rights"]),
+                      "moments": {name: list(values) for name, values in entry["moments"].items()},
+                      "count": int(entry["count"])}
+                for key, entry in self.state.items()}
+
+    def load_state_dict(self, state):
+        """Replace the state by one from :meth:`state_dict` (checked for structure first)."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict, got {type(state).__name__}")
+        names = set(self._moment_names)
+        new = {}
+        for key, entry in state.items():
+            if not isinstance(entry, dict) or set(entry) != {"lefts", "rights", "moments", "count"}:
+                raise ValueError(f"state[{key!r}] must hold lefts, rights, moments and count")
+            moments, lefts, rights = entry["moments"], entry["lefts"], entry["rights"]
+            if not isinstance(moments, dict) or set(moments) != names:
+                raise ValueError(f"state[{key!r}]['moments'] must hold {sorted(names)} for {type(self).__name__}")
+            count = entry["count"]
+            if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
+                raise ValueError(f"state[{key!r}]['count'] must be a nonnegative integer, got {count!r}")
+            n = len(lefts)
+            if not (isinstance(lefts, list) and isinstance(rights, list) and len(rights) == n
+                    and all(isinstance(v, list) and len(v) == n for v in moments.values())):
+                raise ValueError(f"state[{key!r}]: lefts, rights and moments must be lists of one length")
+            for i in range(n):
+                shapes = {np.shape(moments[name][i]) for name in names}
+                if len(shapes) != 1 or any(not isinstance(moments[name][i], np.ndarray) for name in names):
+                    raise ValueError(f"state[{key!r}]: the moments of item {i} must be arrays of one shape")
+                (shape,) = shapes
+                for side, bases, axis in (("lefts", lefts, 0), ("rights", rights, 1)):
+                    basis = bases[i]
+                    if basis is None:
+                        continue
+                    if not isinstance(basis, np.ndarray) or basis.ndim != 2 or len(shape) != 2 \
+                            or basis.shape[1] != shape[axis]:
+                        raise ValueError(f"state[{key!r}]['{side}'][{i}] does not fit the moments of shape {shape}")
+            new[key] = {"lefts": list(lefts), "rights": list(rights),
+                        "moments": {name: list(values) for name, values in moments.items()}, "count": int(count)}
+        self.state = new
+
     def _carried(self, flow, z0, names):
-        """State for ``flow.key`` rotated into the flow's current bases (zeros when new)."""
+        """State for ``flow.key`` rotated into the flow's current bases (zeros when new).
+
+        The rotations R = new basisᴴ old basis (one m × k by m × k product per side and item) are
+        formed once per item and shared by every moment (Adam's m and v).
+        """
         lefts, rights = flow.left_bases, flow.right_bases
         entry = self.state.get(flow.key)
-        fresh = {name: [np.zeros_like(z) for z in z0] for name in names}
         if entry is None or len(entry["moments"][names[0]]) != len(z0):
-            return fresh, 0
-        moments = {}
-        for name in names:
-            carried = []
-            for i, z in enumerate(z0):
-                rl = _rotation(entry["lefts"][i], lefts[i])
-                rr = _rotation(entry["rights"][i], rights[i])
+            return {name: [np.zeros_like(z) for z in z0] for name in names}, 0
+        moments = {name: [] for name in names}
+        for i, z in enumerate(z0):
+            rl = _rotation(entry["lefts"][i], lefts[i])
+            rr = _rotation(entry["rights"][i], rights[i])
+            for name in names:
                 m = _rotate(entry["moments"][name][i], rl, rr, square=(name == "v"))
                 if m.shape != z.shape:  # structure changed (not a basis change): start afresh
                     m = np.zeros_like(z)
-                carried.append(m)
-            moments[name] = carried
+                moments[name].append(m)
         return moments, entry["count"]
 
     def _store(self, flow, moments, count):
@@ -105,6 +167,7 @@ class SGD(_StatefulOptimizer):
         if not isinstance(momentum, numbers.Real) or not 0 <= momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
         self.momentum = float(momentum)
+        self._moment_names = ("b",)
         self.order = 1 if self.momentum == 0 else None
         self.stateful = self.momentum != 0
 
@@ -139,6 +202,7 @@ class Adam(_StatefulOptimizer):
         if not np.isfinite(eps) or eps <= 0:
             raise ValueError(f"eps must be positive and finite, got {eps!r}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self._moment_names = ("m", "v")
 
     def __repr__(self):
         return f"Adam(beta1={self.beta1:g}, beta2={self.beta2:g}, eps={self.eps:g})"
@@ -148,9 +212,9 @@ class Adam(_StatefulOptimizer):
         moments, count = self._carried(flow, z0, ["m", "v"])
         count += 1
         b1, b2 = self.beta1, self.beta2
-        m = [b1 * mi + (1 - b1) * di for mi, di in zip(moments["m"], f)]
-        v = [b2 * vi + (1 - b2) * (np.abs(di) ** 2) for vi, di in zip(moments["v"], f)]
+        m = [_axpy(1 - b1, di, b1 * mi) for mi, di in zip(moments["m"], f)]
+        v = [_axpy(1 - b2, _abs2(di), b2 * vi) for vi, di in zip(moments["v"], f)]
         self._store(flow, {"m": m, "v": v}, count)
         step = (t1 - t0) * self.lr_scale
         c1, c2 = 1 - b1 ** count, 1 - b2 ** count
-        return [z + step * (mi / c1) / (np.sqrt(vi / c2) + self.eps) for z, mi, vi in zip(z0, m, v)]
+        return [_adam_update(z, mi, vi, step / c1, 1 / c2, self.eps) for z, mi, vi in zip(z0, m, v)]

@@ -1,0 +1,7 @@
+"""Packaging beyond pyproject.toml: the figure scripts of ``paper_figures/`` ship inside the wheel
+as the package ``dlra.paper_figures`` (mapped, not moved), so that ``dlra figures`` and ``dlra demo``
+work from an installed, non-editable copy."""
+from setuptools import find_packages, setup
+
+setup(packages=find_packages(include=["dlra", "dlra.*"]) + ["dlra.paper_figures"],
+      package_dir={"dlra.paper_figures": "paper_figures"})

@@ -1,0 +1,131 @@
+"""CholeskyQR2 for the tall-skinny bases, its Householder fallback, and the faster DLRT/Adam step
+against the previous implementation (issue 13)."""
+import numpy as np
+import pytest
+
+import dlra
+import dlra.linalg
+from dlra.nn import MLP
+from dlra.qr import STATS, cholesky_qr2, householder_qr, max_condition, tall_skinny_qr, use_cholesky
+from dlra.substep import optimizers
+
+
+def graded(m, k, dtype, decades=3, seed=0):
+    """Gaussian m × k matrix with column norms spread over ``decades`` (equilibration must cope)."""
+    A = np.random.default_rng(seed).standard_normal((m, k)) * np.logspace(0, decades, k)
+    return A.astype(dtype)
+
+
+def ill_conditioned(m, k, cond, dtype, seed=0):
+    """Unit-norm columns, singular values spread over [1/cond, 1]: equilibration cannot help."""
+    rng = np.random.default_rng(seed)
+    P = np.linalg.qr(rng.standard_normal((m, k)))[0]
+    W = np.linalg.qr(rng.standard_normal((k, k)))[0]
+    A = (P * np.logspace(0, -np.log10(cond), k)) @ W
+    return (A / np.linalg.norm(A, axis=0)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m, k", [(200, 16), (300, 60), (120, 60)])
+def test_cholesky_qr2_orthonormal_and_exact(dtype, m, k):
+    A = graded(m, k, dtype)
+    Q, R = cholesky_qr2(A)
+    eps = np.finfo(dtype).eps
+    assert Q.dtype == dtype and R.dtype == dtype
+    assert np.linalg.norm(Q.T @ Q - np.eye(k)) <= 20 * np.sqrt(k) * eps
+    assert np.linalg.norm(Q @ R - A) <= 10 * np.sqrt(k) * eps * np.linalg.norm(A)
+    assert np.all(np.tril(R, -1) == 0)  # upper triangular: Q[:, :j] spans A[:, :j]
+    # same factorisation as Householder up to the signs of Q's columns
+    Qh, Rh = householder_qr(A)
+    signs = np.sign(np.diagonal(Rh))
+    assert np.allclose(Q, Qh * signs, atol=100 * np.sqrt(k) * eps)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fallback_on_ill_conditioned_input(dtype):
+    limit = max_condition(dtype)
+    good = ill_conditioned(150, 20, limit / 30, dtype)
+    bad = ill_conditioned(150, 20, limit * 30, dtype)
+    assert cholesky_qr2(good) is not None
+    assert cholesky_qr2(bad) is None
+    before = dict(STATS)
+    Q, R = tall_skinny_qr(bad)
+    assert STATS["householder"] == before["householder"] + 1
+    eps = np.finfo(dtype).eps
+    assert np.linalg.norm(Q.T @ Q - np.eye(20)) <= 20 * np.sqrt(20) * eps
+    assert np.linalg.norm(Q @ R - bad) <= 10 * np.sqrt(20) * eps * np.linalg.norm(bad)
+
+
+def test_rank_deficient_and_zero_columns_fall_back():
+    A = graded(100, 20, np.float64)
+    A[:, 5] = A[:, 3]  # exactly dependent
+    assert cholesky_qr2(A) is None
+    A[:, 5] = 0.0
+    assert cholesky_qr2(A) is None
+    Q, R = dlra.linalg.orth_with_r(A)
+    assert np.allclose(Q @ R, A, atol=1e-13 * np.linalg.norm(A))
+
+
+def test_dispatch_and_bad_input():
+    assert use_cholesky((500, 40), np.float32) and use_cholesky((80, 40), np.float64)
+    assert not use_cholesky((500, 8), np.float32)  # few columns: Householder
+    assert not use_cholesky((60, 40), np.float64)  # not tall
+    assert not use_cholesky((500, 40), np.complex128)
+    with pytest.raises(ValueError, match="A must be"):
+        cholesky_qr2(np.ones((3, 5)))
+
+
+class PreviousAdam(dlra.Adam):
+    """Adam as before issue 13 (rotations formed per moment, the update in three temporaries)."""
+
+    def _carried(self, flow, z0, names):
+        lefts, rights = flow.left_bases, flow.right_bases
+        entry = self.state.get(flow.key)
+        if entry is None or len(entry["moments"][names[0]]) != len(z0):
+            return {name: [np.zeros_like(z) for z in z0] for name in names}, 0
+        moments = {}
+        for name in names:
+            carried = []
+            for i, z in enumerate(z0):
+                rl = optimizers._rotation(entry["lefts"][i], lefts[i])
+                rr = optimizers._rotation(entry["rights"][i], rights[i])
+                carried.append(optimizers._rotate(entry["moments"][name][i], rl, rr, square=(name == "v")))
+            moments[name] = carried
+        return moments, entry["count"]
+
+    def integrate(self, flow, t0, t1, z0, f0=None):
+        f = list(f0) if f0 is not None else flow(t0, z0)
+        moments, count = self._carried(flow, z0, ["m", "v"])
+        count += 1
+        b1, b2 = self.beta1, self.beta2
+        m = [b1 * mi + (1 - b1) * di for mi, di in zip(moments["m"], f)]
+        v = [b2 * vi + (1 - b2) * (np.abs(di) ** 2) for vi, di in zip(moments["v"], f)]
+        self._store(flow, {"m": m, "v": v}, count)
+        step = (t1 - t0) * self.lr_scale
+        c1, c2 = 1 - b1 ** count, 1 - b2 ** count
+        return [z + step * (mi / c1) / (np.sqrt(vi / c2) + self.eps) for z, mi, vi in zip(z0, m, v)]
+
+
+def run_dlrt(adam, truncation, steps=6):
+    rng = np.random.default_rng(3)
+    net = MLP.from_sizes([80, 64, 48, 5], ranks=[18, 16, None], rng=0, dtype=np.float64)
+    integrator = dlra.AdaptiveBUG(substep=adam, truncation=truncation)
+    for _ in range(steps):
+        X, y = rng.standard_normal((32, 80)), rng.integers(0, 5, 32)
+        net.set_parameters(integrator.step(net.vector_field(X, y), 0.0, net.parameters(), 1e-2))
+    return net
+
+
+@pytest.mark.parametrize("truncation", [dlra.FixedRank(), dlra.RelativeTolerance(0.2)],
+                         ids=["fixed", "tau"])
+def test_dlrt_adam_step_equals_previous_implementation(truncation, monkeypatch):
+    before = STATS["cholesky"]
+    fast = run_dlrt(dlra.Adam(), truncation)
+    assert STATS["cholesky"] > before  # the bases went through CholeskyQR2
+    monkeypatch.setattr(dlra.linalg, "use_cholesky", lambda shape, dtype: False)
+    slow = run_dlrt(PreviousAdam(), truncation)
+    assert fast.ranks() == slow.ranks()
+    for a, b in zip(fast.parameters(), slow.parameters()):
+        a = a.to_dense() if isinstance(a, dlra.LowRank) else a
+        b = b.to_dense() if isinstance(b, dlra.LowRank) else b
+        assert np.linalg.norm(a - b) <= 1e-11 * np.linalg.norm(b)
