@@ -98,7 +98,7 @@ CONSTRUCTOR_CASES = [
     (lambda: dlra.LowRank.from_dense(np.ones((4, 3)), rank=1, pad="maybe"), ValueError, "pad"),
     (lambda: dlra.LowRank(np.array([["a", "b"]] * 3), np.eye(2), np.ones((4, 2))), TypeError, "U"),
     (lambda: dlra.LowRank(np.ones((3, 2)), np.eye(3), np.ones((4, 3))), ValueError, "U"),
-    (lambda: dlra.BUG(theta=0.1), ValueError, "theta"),
+    (lambda: dlra.BUG(theta=0.1), TypeError, "theta"),  # a fixed-rank method does not advertise theta
     (lambda: dlra.AdaptiveBUG(), ValueError, "truncation"),
     (lambda: dlra.ParallelBUG(substep="euler"), ValueError, "truncation"),
     (lambda: dlra.ProjectedEuler(substep="rk4"), ValueError, "substep"),

@@ -74,5 +74,5 @@ def test_step_rejects_bad_arguments():
         dlra.BUG().step(field, 0.0, Y0, 0.0)
     with pytest.raises(ValueError, match="t must be a finite"):
         dlra.BUG().step(field, np.inf, Y0, 0.1)
-    with pytest.raises(ValueError, match="fixed-rank method"):
+    with pytest.raises(TypeError, match="theta"):
         dlra.BUG(theta=0.1)

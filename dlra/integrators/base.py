@@ -108,9 +108,10 @@ class Integrator:
         training this is the optimiser (``SGD``, ``Adam``). Methods without substeps (projected
         Runge–Kutta) raise ``ValueError`` when one is given.
     truncation : TruncationRule or float, optional
-        Methods with ``accepts_truncation`` only (a float is an absolute tolerance ϑ); fixed-rank
-        methods raise ``ValueError``. The rank-adaptive BUG methods require one of ``truncation``
-        or ``theta`` (``truncation=FixedRank()`` keeps the rank fixed).
+        Methods with ``accepts_truncation`` only (a float is an absolute tolerance ϑ); the
+        constructors of fixed-rank methods have no such argument (and :func:`make_integrator`
+        raises ``ValueError`` naming it). The rank-adaptive BUG methods require one of
+        ``truncation`` or ``theta`` (``truncation=FixedRank()`` keeps the rank fixed).
     theta : float, optional
         Shortcut for ``truncation=AbsoluteTolerance(theta)``.
 

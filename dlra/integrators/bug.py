@@ -36,6 +36,9 @@ class BUG(Integrator):
     name = "bug"
     method_order = 1
 
+    def __init__(self, *, substep=None):
+        super().__init__(substep=substep)
+
     def _step_impl(self, field, t0, items, h):
         t1 = t0 + h
         lr = lowrank_indices(items)

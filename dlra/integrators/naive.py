@@ -28,6 +28,9 @@ class NaiveFactorODE(Integrator):
     method_order = float("inf")
     orthonormal_factors = False  # the method as published: U, V drift with the substeps
 
+    def __init__(self, *, substep=None):
+        super().__init__(substep=substep)
+
     def _step_impl(self, field, t0, items, h):
         lr = lowrank_indices(items)
         flow = naive_flow(field, items)

@@ -110,6 +110,11 @@ def make_integrator(method="dlrt", optimizer="adam", *, tau=None, theta=None, mi
         raise ValueError(f"method must be 'dlrt', 'dense', 'vanilla' or one of {', '.join(sorted(METHODS))}, "
                          f"got {method!r}")
     cls = extra.get(name) or METHODS[name]
+    if not cls.uses_substep:  # projected Runge–Kutta: the gradient flow with step h, no optimiser
+        if not (isinstance(substep, SGD) and substep.momentum == 0 and substep.lr_scale == 1):
+            raise ValueError(f"optimizer: method {method!r} has no substeps (it is projected gradient descent "
+                             f"with step lr); use optimizer='sgd', got {substep!r}")
+        substep = None
     if not cls.accepts_truncation:
         for arg, value in (("tau", tau), ("theta", theta), ("tau_rate", tau_rate), ("max_rank", max_rank)):
             if value is not None:
