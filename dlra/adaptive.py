@@ -278,7 +278,8 @@ def _initial_step(field, integrator, t0, items, span):
 
 
 def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_eval=None, dense_output=False,
-                   events=None, dense_output_kind="hermite", rank=None, theta=None, truncation=None, substep=None, progress=False,
+                   events=None, dense_output_kind="hermite", rank=None, theta=None, truncation=None,
+                   substep=None, progress=False,
                    max_steps=100000, **options):
     """Integrate Ẏ = P(Y) F(t, Y) with step-size control by step doubling (module docstring).
 
@@ -380,7 +381,8 @@ def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_e
                     ev_values[k] = new_value
                     direction = getattr(ev, "direction", 0)
                     crosses = (old_value < 0 < new_value or old_value > 0 > new_value or new_value == 0 != old_value)
-                    if not crosses or (direction > 0 and new_value < old_value) or (direction < 0 and new_value > old_value):
+                    wrong_way = (direction > 0 and new_value < old_value) or (direction < 0 and new_value > old_value)
+                    if not crosses or wrong_way:
                         continue
                     root = t_new if new_value == 0 else scipy.optimize.brentq(
                         lambda s: float(ev(s, piece(s))), t, t_new, xtol=1e-12 * max(1.0, abs(t_new)))

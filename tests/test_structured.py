@@ -3,6 +3,7 @@ generic callback path to round-off for every integrator, and solve the Lyapunov 
 import numpy as np
 import pytest
 import scipy.sparse
+import scipy.sparse.linalg
 
 import dlra
 from dlra.fields import LinearMatrixField
@@ -64,8 +65,9 @@ def test_callback_matches_dense_formula():
     Yd = Y0.to_dense()
     F = field(0.7, Y0)
     expected = field.A.dense() @ Yd + Yd @ field.B.dense().conj().T + np.sin(1.7) * field.C(0).to_dense() / np.sin(1)
-    assert isinstance(F, LowRank)
-    assert np.allclose(F.to_dense(), expected, rtol=0, atol=1e-12)
+    assert isinstance(F, scipy.sparse.linalg.LinearOperator)
+    assert np.allclose(dlra.field.FieldValue(F, Y0.shape, 0).dense(), expected, rtol=0, atol=1e-12)
+    assert np.allclose(F.rmatmat(np.eye(30)), expected.conj().T, rtol=0, atol=1e-12)
     assert np.allclose(field(0.7, Yd), expected, rtol=0, atol=1e-12)
 
 
@@ -155,3 +157,15 @@ def test_heat2d_reference_is_the_matrix_exponential():
     p = dlra.problems.Heat2D(n=15, rank=2)
     E = scipy.linalg.expm(0.01 * p.A.toarray())
     assert np.allclose(p.reference(0.01), E @ p.Y0.to_dense() @ E, rtol=0, atol=1e-13)
+
+
+def test_peer_benchmark_skips_without_the_peer(tmp_path):
+    """benchmarks/bench_peer.py exits 0 with a message when the peer toolbox is absent."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "benchmarks/bench_peer.py", "--peer", str(tmp_path / "none"),
+                             "--no-files"], cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "was not found" in result.stdout and "Skipped" in result.stdout
