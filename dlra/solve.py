@@ -50,7 +50,7 @@ class LowRankSolution:
     nsteps : int
     status : int
         0 success, 1 stopped by ``step_callback``, −1 non-finite values / failed substep,
-        −2 blow-up (norm above ``max_norm``).
+        −2 blow-up (norm above ``max_norm``, or sustained geometric growth: ``growth_limit``).
     message : str
     wall_time, time_in_F : float
         Seconds for the whole run and inside F.
