@@ -3,7 +3,7 @@
 Matrix ODEs from PDEs (heat, Lyapunov, Riccati, Allen–Cahn, Vlasov) have a linear part whose
 operators A (m×m) and B (n×n) act on the two sides of Y, a source C(t) and possibly a remaining
 nonlinear term N. A :class:`LinearMatrixField` knows this structure and gives the K-, L- and S-flows
-of the integrators (DESIGN.md §1) in **reduced form**, with the projected operators formed once per
+of the integrators in **reduced form**, with the projected operators formed once per
 substep instead of re-applying F in every stage:
 
     K-step (V fixed):  K̇ = A K G_V + K (Vᴴ Bᴴ V) + C V + N(t, K Vᴴ) V,         G_V = Vᴴ V
@@ -412,7 +412,7 @@ class LinearMatrixField:
                 def apply_linear(Z):
                     out = Z @ Q
                     if big is not None:
-                        out += big.matmat(Z if orthonormal else Z @ G)
+                        out = out + big.matmat(Z if orthonormal else Z @ G)
                     return out
 
                 if N is None:

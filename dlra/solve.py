@@ -10,7 +10,6 @@ from dataclasses import dataclass, field as dc_field
 
 import numpy as np
 
-from .adaptive import StepSizeController, solve_adaptive
 from .blowup import BlowUpDetector
 from .errors import BlowUpError, NonFiniteError
 from .field import VectorField, as_items, from_items, lowrank_indices
@@ -219,9 +218,12 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, save=None, ra
     -------
     LowRankSolution
     """
+    from .adaptive import StepSizeController, solve_adaptive  # (imports this module)
+
     if isinstance(h, StepSizeController):
         return solve_adaptive(F, Y0, t_span, h, method, t_eval=t_eval, rank=rank, theta=theta,
-                              truncation=truncation, substep=substep, progress=progress, **options)
+                              truncation=truncation, substep=substep, progress=progress, max_norm=max_norm,
+                              step_callback=step_callback, **options)
     integrator = make_integrator(method, substep=substep, truncation=truncation, theta=theta, **options)
     name = integrator.name
     resolve_threads(threads)  # a bad value (or DLRA_NUM_THREADS) fails here, by name
