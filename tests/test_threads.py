@@ -48,7 +48,8 @@ def test_bad_thread_counts_are_named(bad, monkeypatch):
     with pytest.raises(ValueError, match="threads"):
         Trainer(net, threads=bad)
     with pytest.raises(ValueError, match="threads"):
-        dlra.solve(lambda t, Y: np.zeros((6, 5)), np.ones((6, 5)), (0, 1), 0.5, rank=1, threads=bad)
+        dlra.solve(lambda t, Y: np.zeros((6, 5)), np.ones((6, 5)), (0, 1), 0.5, method="bug", rank=1,
+                   threads=bad)
 
 
 def test_bad_environment_is_named(monkeypatch):
@@ -96,7 +97,8 @@ def test_solve_runs_under_the_limit(two_threads, threads, expected):
     def record(t, Y, info):
         seen.append(blas_count())
 
-    sol = dlra.solve(lambda t, Y: A, np.eye(8), (0, 0.2), 0.1, rank=2, threads=threads, step_callback=record)
+    sol = dlra.solve(lambda t, Y: A, np.eye(8), (0, 0.2), 0.1, method="bug", rank=2, threads=threads,
+                     step_callback=record)
     assert sol.status == 0
     assert seen == [expected, expected]
     assert blas_count() == 2
