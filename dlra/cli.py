@@ -6,10 +6,13 @@ and the MNIST subset embedded in the package) and writes its results under ``--o
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
-from pathlib import Path
 
+from .cli_support import CommandError, CommandParser, report, writable_dir
+from .io import write_csv
+from .progress import progress_bar
 
 __all__ = ["main", "compare_methods"]
 
@@ -27,12 +30,7 @@ def compare_methods(problem=None, h=0.05, t_end=1.0, progress=True):
     if problem is None:
         problem = dlra.problems.RotatingMatrix(n=100, rank=10, decay=2.0)
     rows = []
-    try:
-        from tqdm import tqdm
-        iterator = tqdm(COMPARED, desc="methods", disable=not progress)
-    except ImportError:  # pragma: no cover
-        iterator = COMPARED
-    for method, options in iterator:
+    for method, options in progress_bar(COMPARED, enabled=progress, desc="methods"):
         label = method + "".join(f" {k}={v}" for k, v in options.items())
         sol = dlra.solve(problem.F, problem.Y0, (0.0, t_end), h, method=method, t_eval=[t_end], **options)
         error = problem.error(sol.Y[-1], t_end) if sol.success else float("nan")
@@ -51,60 +49,68 @@ def _format_table(rows, best):
     return "\n".join(lines)
 
 
+def _check_compare(args):
+    if args.n < 2:
+        raise CommandError(f"--n must be ≥ 2, got {args.n}")
+    if not 1 <= args.rank <= args.n:
+        raise CommandError(f"--rank must be in [1, --n = {args.n}], got {args.rank}")
+    if not (math.isfinite(args.decay) and args.decay > 1):
+        raise CommandError(f"--decay must be a finite number > 1 (σ_j = decay^-j), got {args.decay}")
+    if not (math.isfinite(args.h) and 0 < args.h <= 1):
+        raise CommandError(f"--h must be in (0, 1] (the run ends at t = 1), got {args.h}")
+
+
 def _cmd_compare(args):
     import dlra
 
+    _check_compare(args)
+    out = writable_dir(args.out, "--out") if args.out else None
     problem = dlra.problems.RotatingMatrix(n=args.n, rank=args.rank, decay=args.decay)
     best = problem.best_approximation_error(1.0, args.rank)
     print(f"Rotating matrix (Koch–Lubich), n = {args.n}, rank {args.rank}, σ_j = eᵗ {args.decay}^-j, h = {args.h}, RK4 substeps")
     rows = compare_methods(problem, h=args.h)
     print(_format_table(rows, best))
     print(f"best rank-{args.rank} approximation error at t = 1: {best:.3e} (the plateau of every rank-{args.rank} method)")
-    if args.out:
-        from .io import write_csv
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+    if out is not None:
         write_csv(out / "compare_methods.csv", rows)
         print(f"wrote {out / 'compare_methods.csv'}")
     return 0
 
 
-
-
 def _cmd_demo(args):
     start = time.perf_counter()
-    out = Path(args.out)
+    out = writable_dir(args.out, "--out")  # before any computation
     print("== 1/3 every integrator on a reference problem ==")
     _cmd_compare(argparse.Namespace(n=100, rank=10, decay=2.0, h=0.05, out=str(out)))
     print("\n== 2/3 theorem checks: regenerating the figures (quick mode) ==")
-    try:
-        from . import figures
-    except ImportError:
-        print("(figures module not available)")
-    else:
-        figures.main(["--out", str(out / "figures"), "--quick"])
+    from . import figures
+
+    status = figures.main(["--out", str(out / "figures"), "--quick"])
+    if status:
+        return status
     print("\n== 3/3 dynamical low-rank training on the embedded MNIST subset ==")
-    try:
-        from .nn import cli as nn_cli
-    except ImportError:
-        print("(training module not available)")
-    else:
-        nn_cli.main(["--epochs", "5", "--tau", "0.1", "--out", str(out / "train"), "--data-dir", "embedded"])
+    from .nn import cli as nn_cli
+
+    status = nn_cli.main(["--epochs", "5", "--tau", "0.1", "--out", str(out / "train"), "--data-dir", "embedded"])
+    if status:
+        return status
     print(f"\ndemo finished in {time.perf_counter() - start:.1f} s; results under {out}/")
     return 0
 
 
 def main(argv=None):
+    """Entry point of ``dlra``; returns the exit status; a user error is printed as the one line
+    ``dlra CMD: error: …`` naming the flag or file and raises ``SystemExit(2)``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="dlra", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = CommandParser(prog="dlra", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
     p = sub.add_parser("demo", help="the main job: compare integrators, regenerate figures, train briefly")
     p.add_argument("--out", default="dlra-demo", help="output directory (default: dlra-demo)")
     p = sub.add_parser("compare", help="integrate a reference problem with every method, print a table")
-    p.add_argument("--n", type=int, default=100)
-    p.add_argument("--rank", type=int, default=10)
-    p.add_argument("--decay", type=float, default=2.0)
-    p.add_argument("--h", type=float, default=0.05)
+    p.add_argument("--n", type=int, default=100, help="matrix size n (n × n)")
+    p.add_argument("--rank", type=int, default=10, help="rank of every method (1 ≤ rank ≤ n)")
+    p.add_argument("--decay", type=float, default=2.0, help="singular values σ_j = eᵗ decay^-j (decay > 1)")
+    p.add_argument("--h", type=float, default=0.05, help="step size, 0 < h ≤ 1")
     p.add_argument("--out", default=None, help="also write the table as CSV here")
     sub.add_parser("figures", help="regenerate the paper figures (see `dlra figures --help`)", add_help=False)
     sub.add_parser("train", help="train an MLP with DLRT (see `dlra train --help`)", add_help=False)
@@ -115,11 +121,11 @@ def main(argv=None):
         from .nn import cli as nn_cli
         return nn_cli.main(argv[1:])
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        return _cmd_demo(args)
-    if args.command == "compare":
-        return _cmd_compare(args)
-    parser.error(f"unknown command {args.command}")  # pragma: no cover
+    command = _cmd_demo if args.command == "demo" else _cmd_compare
+    try:
+        return command(args)
+    except CommandError as exc:
+        raise SystemExit(report(f"dlra {args.command}", exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,18 +2,22 @@
 
 The figure scripts live in ``paper_figures/`` at the root of the source tree, one per figure; each
 defines ``make(out_dir, quick=False) -> list of written paths`` and writes a PNG, a PDF and the CSV
-of the numbers behind the figure, using only the public API. This module finds the scripts
-(``--scripts DIR``, the environment variable ``DLRA_FIGURES_DIR``, ``./paper_figures`` or the
-source tree next to the package) and runs them with a progress bar.
+of the numbers behind the figure, using only the public API. An installed wheel carries them as
+the package ``dlra.paper_figures`` (``setup.py`` maps the folder onto it). This module finds the
+scripts (``--scripts DIR`` or the environment variable ``DLRA_FIGURES_DIR`` when given — an invalid
+one is an error, never silently replaced —, else the installed ``dlra.paper_figures``, the source
+tree next to the package, ``./paper_figures``) and runs them with a progress bar.
 """
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import os
 import sys
 import time
 from pathlib import Path
+
+from .cli_support import CommandError, CommandParser, report, writable_dir
+from .progress import progress_bar
 
 __all__ = ["FIGURES", "find_scripts_dir", "load_figure", "generate_all", "main"]
 
@@ -30,15 +34,41 @@ FIGURES = {
 }
 
 
+def _has_scripts(directory):
+    return directory is not None and (Path(directory) / FIGURES["error_vs_h"]).is_file()
+
+
+def _installed_scripts_dir():
+    """The folder of the installed package ``dlra.paper_figures`` (None when not installed)."""
+    try:
+        spec = importlib.util.find_spec("dlra.paper_figures")
+    except (ImportError, ValueError):
+        return None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    return Path(locations[0]) if locations else None
+
+
 def find_scripts_dir(scripts_dir=None):
-    """The directory holding the figure scripts."""
-    candidates = [scripts_dir, os.environ.get("DLRA_FIGURES_DIR"), Path.cwd() / "paper_figures",
-                  Path(__file__).resolve().parent.parent / "paper_figures"]
-    for c in candidates:
-        if c and (Path(c) / FIGURES["error_vs_h"]).is_file():
-            return Path(c).resolve()
-    raise FileNotFoundError("cannot find the paper_figures/ scripts; run from the source tree, pass "
-                            "--scripts DIR or set DLRA_FIGURES_DIR")
+    """The directory holding the figure scripts.
+
+    ``scripts_dir``, else the environment variable ``DLRA_FIGURES_DIR``, when given, must hold them
+    (``FileNotFoundError`` naming it otherwise); else the installed package ``dlra.paper_figures``,
+    the source tree next to the package or ``./paper_figures``."""
+    for given, what in ((scripts_dir, "scripts directory"),
+                        (os.environ.get("DLRA_FIGURES_DIR") or None, "DLRA_FIGURES_DIR")):
+        if given is None:
+            continue
+        if not _has_scripts(given):
+            state = "holds no figure scripts" if Path(given).is_dir() else "is not a directory"
+            raise FileNotFoundError(f"{what} {os.fspath(given)} {state} (expected {FIGURES['error_vs_h']} "
+                                    "and the other scripts of paper_figures/)")
+        return Path(given).resolve()
+    for candidate in (_installed_scripts_dir(), Path(__file__).resolve().parent.parent / "paper_figures",
+                      Path.cwd() / "paper_figures"):
+        if _has_scripts(candidate):
+            return candidate.resolve()
+    raise FileNotFoundError("cannot find the figure scripts (neither the installed dlra.paper_figures nor "
+                            "paper_figures/ of the source tree); pass --scripts DIR or set DLRA_FIGURES_DIR")
 
 
 def load_figure(name, scripts_dir=None):
@@ -59,15 +89,15 @@ def generate_all(out_dir="figures", quick=False, progress=True, only=None, scrip
     """Regenerate the figures (all, or the names in ``only``); returns {name: [paths]}."""
     import matplotlib
     matplotlib.use("Agg")
-    from tqdm import tqdm
 
     names = list(FIGURES) if not only else list(only)
     for n in names:
         if n not in FIGURES:
             raise ValueError(f"unknown figure {n!r}; choose from {', '.join(FIGURES)}")
+    find_scripts_dir(scripts_dir)  # fail before any work
     os.makedirs(out_dir, exist_ok=True)
     written = {}
-    bar = tqdm(names, desc="dlra figures", unit="figure", disable=not progress)
+    bar = progress_bar(names, enabled=progress, desc="dlra figures", unit="figure")
     for name in bar:
         bar.set_postfix_str(name)
         start = time.perf_counter()
@@ -77,23 +107,40 @@ def generate_all(out_dir="figures", quick=False, progress=True, only=None, scrip
     return written
 
 
-def main(argv=None):
-    """Command line: ``dlra figures [--quick] [--out DIR] [--only NAME ...] [--list]``."""
-    parser = argparse.ArgumentParser(prog="dlra figures",
-                                     description="Regenerate every paper figure (PNG, PDF and CSV).")
+def build_parser():
+    """The parser of ``dlra figures`` (errors: one line, exit 2)."""
+    parser = CommandParser(prog="dlra figures", description="Regenerate every paper figure (PNG, PDF and CSV).")
     parser.add_argument("--quick", action="store_true", help="small sizes, a few seconds per figure")
     parser.add_argument("--out", default="figures", help="output directory (default: ./figures)")
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="regenerate only these figures")
-    parser.add_argument("--scripts", default=None, help="directory of the figure scripts")
-    parser.add_argument("--list", action="store_true", help="list the figures and exit")
+    parser.add_argument("--only", nargs="+", metavar="NAME", choices=list(FIGURES),
+                        help=f"regenerate only these figures ({', '.join(FIGURES)})")
+    parser.add_argument("--scripts", default=None,
+                        help="directory of the figure scripts (default: DLRA_FIGURES_DIR, else the installed ones)")
+    parser.add_argument("--list", action="store_true", help="list the figures and their scripts, and exit")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv=None):
+    """Command line: ``dlra figures [--quick] [--out DIR] [--only NAME ...] [--scripts DIR] [--list]``;
+    returns the exit status; a user error is printed as one line naming the flag or folder and
+    raises ``SystemExit(2)``."""
+    parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        directory = find_scripts_dir(args.scripts)
+    except FileNotFoundError as exc:
+        raise SystemExit(report(parser.prog, f"--scripts: {exc}" if args.scripts is not None else exc))
     if args.list:
         for name, script in FIGURES.items():
-            print(f"{name:26s} paper_figures/{script}")
+            print(f"{name:26s} {directory / script}")
         return 0
+    try:
+        writable_dir(args.out, "--out")
+    except CommandError as exc:
+        raise SystemExit(report(parser.prog, exc))
     written = generate_all(args.out, quick=args.quick, progress=not args.no_progress, only=args.only,
-                           scripts_dir=args.scripts)
+                           scripts_dir=directory)
     total = sum(len(v) for v in written.values())
     print(f"wrote {total} files for {len(written)} figures to {os.path.abspath(args.out)}")
     return 0

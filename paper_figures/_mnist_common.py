@@ -103,6 +103,13 @@ def run_name(cfg):
             else "w" + "-".join(str(s) for s in cfg["sizes"][1:-1]))
     parts += [cfg["optimizer"], f"lr{cfg['lr']:g}", f"bs{cfg['batch_size']}", arch, f"e{cfg['epochs']}",
               f"seed{cfg['seed']}"]
+    if cfg.get("init", "spectral") != "spectral":
+        parts.append(f"init-{cfg['init']}")
+    for key, tag in (("weight_decay", "wd"), ("frobenius_decay", "fd"), ("nuclear_decay", "nd")):
+        if cfg.get(key):
+            parts.append(f"{tag}{cfg[key]:g}")
+    if cfg.get("pretrain_epochs"):
+        parts.append(f"pre{cfg['pretrain_epochs']}")
     if cfg.get("data_tag"):
         parts.append(cfg["data_tag"])
     return "_".join(parts)
@@ -134,7 +141,10 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
     entry per layer; None for dense), max_rank, min_rank, tau, decay (σ_j = decay^-j initial
     singular values times sigma_max, else the spectral initialisation), optimizer, lr, batch_size, epochs, seed;
     for "svd" (:class:`dlra.nn.SVDTrainer`, MLP only, full rank at the start): epsilon, lambda_o, lambda_r,
-    regularizer, delta_precision, rank_rule.
+    regularizer, delta_precision, rank_rule. Factorised-training study (MLP, all optional): init (one of
+    ``dlra.nn.INITS``), weight_decay / frobenius_decay / nuclear_decay (``Trainer``'s regularisers),
+    pretrain_epochs (dense pre-training for that many of the ``epochs``, then truncated SVD at ``rank``;
+    ``pretraining.csv``), keep_checkpoint (also write the final ``checkpoint.npz``).
     """
     from threadpoolctl import threadpool_limits
 
@@ -144,13 +154,16 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
     info_path = run_dir / "run.json"
     if not force and info_path.is_file():
         info = json.loads(info_path.read_text())
-        if info.get("complete"):
+        if info.get("complete") and (not cfg.get("keep_checkpoint") or (run_dir / "checkpoint.npz").is_file()):
             return read_rows(run_dir / "history.csv"), read_rows(run_dir / "ranks_per_step.csv"), info
     run_dir.mkdir(parents=True, exist_ok=True)
     options = {}
     if cfg.get("decay") is not None:
-        scale = float(cfg.get("sigma_max") or 1.0)
-        options["init_singular_values"] = (lambda r: scale * float(cfg["decay"]) ** (-np.arange(r, dtype=float)))
+        # σ_max = √(2 m / r) (m = rows) gives a rank-r layer the forward gain of a He initialisation
+        def spectrum(m, n, r):
+            scale = float(cfg["sigma_max"]) if cfg.get("sigma_max") else float(np.sqrt(2 * m / r))
+            return scale * float(cfg["decay"]) ** (-np.arange(r, dtype=float))
+        options["init_singular_values"] = spectrum
     if cfg["method"] == "svd":
         from dlra.nn import SVDTrainer, svd_mlp
         net = svd_mlp(cfg["sizes"], rng=cfg["seed"], dtype=np.float32, init_scale=cfg.get("init_scale", 1.0))
@@ -163,12 +176,28 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
     elif cfg.get("model", "mlp") == "lenet5":
         net = LeNet5(ranks=cfg.get("rank"), rng=cfg["seed"], dtype=np.float32, init_scale=cfg.get("init_scale", 1.0),
                      **options)
+    elif cfg.get("pretrain_epochs"):
+        # dense pre-training for whole epochs (same batch order as a Trainer), then truncated SVD
+        from dlra.nn import factorize, pretrain_dense
+        dense = MLP.from_sizes(cfg["sizes"], ranks=None, rng=cfg["seed"], dtype=np.float32,
+                               init_scale=cfg.get("init_scale", 1.0))
+        steps = cfg["pretrain_epochs"] * -(-len(data.x_train) // cfg["batch_size"])
+        with threadpool_limits(1, "blas"):
+            pre = pretrain_dense(dense, data, steps, optimizer=cfg["optimizer"], lr=cfg["lr"],
+                                 batch_size=cfg["batch_size"], seed=cfg["seed"], progress=progress)
+        val_loss, val_acc = dense.evaluate(data.x_val, data.y_val, batch_size=4096)
+        write_csv(run_dir / "pretraining.csv", [{"pretrain_steps": pre.step, "pretrain_val_acc": val_acc,
+                                                 "pretrain_val_loss": val_loss, "pretrain_seconds": pre.train_seconds}])
+        net = factorize(dense, cfg["rank"])
     else:
         if options:
-            options["init_singular_values"] = options["init_singular_values"](cfg["rank"])
+            options["init_singular_values"] = options["init_singular_values"](min(cfg["sizes"][1:-1]), None,
+                                                                              cfg["rank"])
+        if cfg.get("init") is not None:
+            options["init"] = cfg["init"]
         net = MLP.from_sizes(cfg["sizes"], ranks=cfg.get("rank"), rng=cfg["seed"], dtype=np.float32,
                              init_scale=cfg.get("init_scale", 1.0), **options)
-    kwargs = {}
+    kwargs = {k: cfg[k] for k in ("weight_decay", "frobenius_decay", "nuclear_decay") if cfg.get(k)}
     if cfg.get("tau") is not None:
         kwargs["tau"] = cfg["tau"]
     if cfg.get("max_rank") is not None:
@@ -188,9 +217,11 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
 
     start = time.perf_counter()
     with threadpool_limits(1, "blas"):
-        trainer.fit(data, cfg["epochs"], callback=report)
+        trainer.fit(data, cfg["epochs"] - int(cfg.get("pretrain_epochs") or 0), callback=report)
     wall = time.perf_counter() - start
     trainer.write_history(run_dir)
+    if cfg.get("keep_checkpoint"):
+        trainer.save_checkpoint(run_dir / "checkpoint.npz")
     info = {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
             "trainer": trainer.config, "wall_seconds": wall, "train_seconds": trainer.train_seconds,
             "complete": True}

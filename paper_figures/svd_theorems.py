@@ -53,7 +53,7 @@ def train_net(sizes, loss, data, seed):
     return net
 
 
-def theorem1(name, net, X, rows):
+def theorem1(name, net, X, rows, deltas=DELTAS):
     from dlra.nn.rank_selection import (check_theorem_assumptions, forward_with, layer_singular_values,
                                         output_bound, svd_rank_approx)
 
@@ -62,7 +62,7 @@ def theorem1(name, net, X, rows):
     out = net.forward(X)
     norms = np.linalg.norm(X, axis=1)
     ratios = []
-    for delta in DELTAS:
+    for delta in deltas:
         Wk, ranks = svd_rank_approx(net, float(delta), "theorem")
         diff = np.linalg.norm(out - forward_with(net, Wk, X), axis=1)
         bound = output_bound(net, ranks, norms, sigmas)
@@ -74,7 +74,7 @@ def theorem1(name, net, X, rows):
     return ratios
 
 
-def theorem23(name, net, X, y, task, rows):
+def theorem23(name, net, X, y, task, rows, n_eps=13):
     from dlra.nn.rank_selection import forward_with, layer_singular_values, norm_loss, svd_rank_approx, theorem_delta
 
     sigmas = layer_singular_values(net)
@@ -88,7 +88,7 @@ def theorem23(name, net, X, y, task, rows):
 
     full = loss(net.forward(X))
     scale = theorem_delta(1.0, B, net, task, sigmas)   # δ per unit ε
-    for epsilon in np.geomspace(1e-3 / scale, 1.0 / scale, 13):   # δ from 1e-3 to 1
+    for epsilon in np.geomspace(1e-3 / scale, 1.0 / scale, n_eps):   # δ from 1e-3 to 1
         delta = theorem_delta(epsilon, B, net, task, sigmas)
         Wk, ranks = svd_rank_approx(net, delta, "theorem")
         change = abs(loss(forward_with(net, Wk, X)) - full)
@@ -114,14 +114,17 @@ def main(argv=None):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows1, rows23, violins = [], [], []
+    deltas = DELTAS[3::4] if args.quick else DELTAS
+    n_eps = 4 if args.quick else 13
     with threadpool_limits(1, "blas"):
         for name, sizes, loss in NETS:
             if args.quick:
                 sizes = (784,) + tuple(16 for _ in sizes[1:-1]) + (10,)
             net = train_net(sizes, loss, train, args.seed)
             if loss == "cross_entropy":
-                violins.append((name, theorem1(name, net, Xte, rows1)))
-            theorem23(name, net, Xtr, ytr, "classification" if loss == "cross_entropy" else "regression", rows23)
+                violins.append((name, theorem1(name, net, Xte, rows1, deltas)))
+            theorem23(name, net, Xtr, ytr, "classification" if loss == "cross_entropy" else "regression", rows23,
+                      n_eps)
             print(f"{name}: Theorem 1 holds on every input for every δ: "
                   f"{all(r['holds'] for r in rows1 if r['net'] == name)}; Theorem "
                   f"{2 if loss == 'cross_entropy' else 3} holds for every ε: "
@@ -131,7 +134,7 @@ def main(argv=None):
     fig, axes = plt.subplots(1, len(violins) + 1, figsize=(5.0 * (len(violins) + 1), 4.0), layout="constrained")
     for ax, (name, ratios) in zip(axes, violins):
         logs = [np.log10(np.maximum(r, 1e-12)) for r in ratios]
-        ax.violinplot(logs, positions=DELTAS, widths=0.04, showmedians=True, showextrema=True)
+        ax.violinplot(logs, positions=deltas, widths=0.04, showmedians=True, showextrema=True)
         ax.axhline(0.0, color="k", lw=0.8, ls="--", label="bound (ratio 1)")
         ax.set_xlabel("δ (theorem rule: keep σ_i ≥ δσ₁)")
         ax.set_ylabel("log₁₀(‖X^L − X_k^L‖ / Theorem-1 bound)")

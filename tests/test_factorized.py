@@ -284,3 +284,27 @@ def test_cli_init_decays_and_pretraining(tmp_path, capsys):
             main(["--data-dir", "embedded", "--out", str(tmp_path / "bad"), *bad])
         assert exc.value.code == 2
         assert "dlra train: error:" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------- study scripts
+def test_study_scripts_quick(tmp_path, monkeypatch):
+    """The four factorized_*.py scripts run end to end in --quick mode (embedded data, widths 32,
+    one epoch, one seed, one learning rate) and write their tables and figures."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+    monkeypatch.delenv("DLRA_DATA_DIR", raising=False)
+    scripts = Path(__file__).resolve().parent.parent / "paper_figures"
+    monkeypatch.syspath_prepend(str(scripts))
+    argv = ["--quick", "--out", str(tmp_path), "--no-progress", "--lrs", "0.003"]
+    for name in ("factorized_init", "factorized_regularization", "factorized_pretraining",
+                 "factorized_interpolation"):
+        spec = importlib.util.spec_from_file_location(f"_test_{name}", scripts / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        extra = ["--lambdas", "0.01"] if name == "factorized_regularization" else []
+        module.main(argv + extra)
+    for stem in ("init", "regularization", "pretraining", "interpolation"):
+        assert (tmp_path / f"{stem}.png").stat().st_size > 0
+        assert (tmp_path / f"{stem}_summary.md").read_text().count("|") > 10

@@ -185,7 +185,7 @@ def test_cli_method_svd_trains_selects_and_resumes(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, flag", [(["--tau", "0.1"], "--tau"), (["--epsilon", "-1"], "epsilon"),
-                                         (["--delta-precision", "2"], "delta_precision")])
+                                         (["--delta-precision", "2"], "--delta-precision")])
 def test_cli_method_svd_bad_options(tmp_path, capsys, extra, flag):
     from dlra.nn.cli import main
 
@@ -196,17 +196,9 @@ def test_cli_method_svd_bad_options(tmp_path, capsys, extra, flag):
 
 
 def _load_script(name):
-    import importlib.util
-    import sys
-    from pathlib import Path
+    from test_mnist_figures import _load   # the paper_figures loader of the MNIST script smoke tests
 
-    scripts = Path(__file__).resolve().parent.parent / "paper_figures"
-    if str(scripts) not in sys.path:
-        sys.path.insert(0, str(scripts))
-    spec = importlib.util.spec_from_file_location(f"_test_{name}", scripts / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _load(name)
 
 
 def test_theorem_figure_quick(tmp_path, monkeypatch, capsys):
@@ -231,3 +223,24 @@ def test_comparison_script_quick(tmp_path, monkeypatch, capsys):
     rows = list(csv.DictReader(open(tmp_path / "comparison.csv")))
     assert {r["method"] for r in rows} == {"dense", "svd", "dlrt", "vanilla"}
     assert (tmp_path / "comparison.png").is_file() and (tmp_path / "comparison.md").is_file()
+
+
+def test_svd_trainer_on_lenet5_conv_layers():
+    """The conv layers of LeNet5 hold LowRank weights (out × in·k·k): SVD training and rank selection
+    apply unchanged."""
+    from dlra.data import load_mnist
+    from dlra.nn.lenet import LENET5_MAX_RANKS, LeNet5
+    from dlra.nn.svd_training import svd_training_parameter_count
+
+    d = load_mnist("embedded")
+    data = {"x_train": d.x_train[:64], "y_train": d.y_train[:64]}
+    net = LeNet5(ranks=list(LENET5_MAX_RANKS), rng=0, dtype=np.float32)
+    count = svd_training_parameter_count(net)
+    assert count == sum(r * (m + n) + r + m for r, (m, n) in zip(LENET5_MAX_RANKS,
+                                                                   [(20, 25), (50, 500), (500, 800), (10, 500)]))
+    trainer = SVDTrainer(net, epsilon=0.05, delta_precision=1 / 4, lr=1e-3, batch_size=32, progress=False)
+    row = trainer.fit(data, 1)[0]
+    assert row["params_training"] == count
+    assert row["selection_loss_change"] < 0.05
+    assert net.ranks() == trainer.last_selection.ranks
+    assert all(layer.weight().is_orthonormal(1e-4) for layer in net.layers)

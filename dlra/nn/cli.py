@@ -17,14 +17,17 @@ after every step), ``checkpoint.npz`` (``--resume`` continues from it exactly) a
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from ..cli_support import CommandError, CommandParser, report, with_flag_names, writable_dir
+
 __all__ = ["main", "build_parser", "plot_rank_evolution"]
 
+#: the files ``dlra train`` writes into ``--out``
+OUTPUTS = ("history.csv", "ranks_per_step.csv", "checkpoint.npz", "ranks.png")
 DEFAULT_WIDTHS = (128, 128)
 DEFAULT_RANK = 64
 
@@ -38,7 +41,7 @@ def _method_choices():
 def build_parser():
     from .factorized import INITS
 
-    p = argparse.ArgumentParser(
+    p = CommandParser(
         prog="dlra train",
         description="Train an MLP on MNIST with dynamical low-rank training (DLRT) or a baseline.",
         epilog="Outputs in --out: history.csv, ranks_per_step.csv, checkpoint.npz, ranks.png.")
@@ -220,90 +223,127 @@ def _check_args(parser, args):
         parser.error(f"--blas-threads must be ≥ 0, got {args.blas_threads}")
 
 
-def main(argv=None):
-    """Entry point of ``dlra train``; returns the exit status."""
+def _load_data(parser, args):
+    """The MNIST splits of ``--data-dir``/``--validation``/``--train-limit`` (CommandError on bad input)."""
     from ..data import load_mnist
+
+    try:
+        data = load_mnist(args.data_dir, validation=args.validation)
+    except (ValueError, TypeError, OSError) as exc:
+        message = with_flag_names(parser, exc)
+        if message.startswith("--"):  # an argument of load_mnist: --validation, --data-dir
+            raise CommandError(message) from None
+        source = args.data_dir if args.data_dir is not None else "(DLRA_DATA_DIR)"
+        raise CommandError(f"--data-dir {source}: {message}") from None
+    if args.train_limit is not None:
+        data = {"x_train": data.x_train[:args.train_limit], "y_train": data.y_train[:args.train_limit],
+                "x_val": data.x_val, "y_val": data.y_val, "x_test": data.x_test, "y_test": data.y_test,
+                "repr": f"{data!r} (first {args.train_limit} training images)"}
+    return data
+
+
+def _resume(checkpoint, progress):
+    """The trainer of ``checkpoint`` (:class:`SVDTrainer` for an SVD run); CommandError naming it."""
+    from .checkpoint import CheckpointError
+    from .svd_training import SVDTrainer
+    from .training import Trainer
+
+    try:
+        svd = Trainer.read_checkpoint(checkpoint)[0]["config"].get("method") == "svd"
+        trainer = (SVDTrainer if svd else Trainer).from_checkpoint(checkpoint, progress=progress)
+    except (CheckpointError, OSError) as exc:
+        raise CommandError(f"--resume: {exc}") from None
+    except (ValueError, TypeError, KeyError) as exc:  # a configuration the trainer refuses
+        raise CommandError(f"--resume: checkpoint {checkpoint}: {type(exc).__name__}: {exc}") from None
+    print(f"resuming from {checkpoint} after epoch {trainer.epoch} (step {trainer.step}); "
+          f"configuration from the checkpoint: {trainer.config['integrator']}, lr {trainer.lr:g}, "
+          f"batch size {trainer.batch_size}, seed {trainer.seed}")
+    return trainer
+
+
+def _new_trainer(args, data, n_in, progress):
+    """The network and trainer the options describe (ValueError/TypeError on a bad combination)."""
     from .factorized import factorize, pretrain_dense
     from .lenet import LeNet5
     from .network import MLP
     from .svd_training import SVDTrainer, svd_mlp
     from .training import Trainer
 
-    parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    _check_args(parser, args)
-    out = Path(args.out)
-    checkpoint = out / "checkpoint.npz"
-
-    data = load_mnist(args.data_dir, validation=args.validation)
-    if args.train_limit is not None:
-        data = {"x_train": data.x_train[:args.train_limit], "y_train": data.y_train[:args.train_limit],
-                "x_val": data.x_val, "y_val": data.y_val, "x_test": data.x_test, "y_test": data.y_test,
-                "repr": f"{data!r} (first {args.train_limit} training images)"}
-    source = data.get("repr") if isinstance(data, dict) else repr(data)
-    progress = not args.no_progress
-
-    if args.resume and checkpoint.is_file():
-        svd = Trainer.read_checkpoint(checkpoint)[0]["config"].get("method") == "svd"
-        trainer = (SVDTrainer if svd else Trainer).from_checkpoint(checkpoint, progress=progress)
-        print(f"resuming from {checkpoint} after epoch {trainer.epoch} (step {trainer.step}); "
-              f"configuration from the checkpoint: {trainer.config['integrator']}, lr {trainer.lr:g}, "
-              f"batch size {trainer.batch_size}, seed {trainer.seed}")
+    sizes = [n_in, *args.widths, 10]
+    if args.method in ("dense", "full"):
+        ranks = None
     else:
-        if args.resume:
-            print(f"no checkpoint at {checkpoint}: starting a new run")
-        n_in = data["x_train"].shape[1] if isinstance(data, dict) else data.n_features
-        sizes = [n_in, *args.widths, 10]
-        if args.method in ("dense", "full"):
-            ranks = None
-        else:
-            ranks = [min(args.rank, sizes[k], sizes[k + 1]) for k in range(len(sizes) - 2)] + [None]
-        try:
-            if args.model == "lenet5":
-                if args.method == "svd" or args.pretrain_steps:
-                    raise ValueError("--model lenet5 trains with dlrt, dense, vanilla or a core integrator "
-                                     "(not --method svd or --pretrain-steps)")
-                if n_in != 784:
-                    raise ValueError(f"--model lenet5 needs 28×28 images (784 features), the data have {n_in}")
-                net = LeNet5(ranks=None if ranks is None else args.rank, activation=args.activation,
-                             dtype=args.dtype, rng=args.seed, init_scale=args.init_scale,
+        ranks = [min(args.rank, sizes[k], sizes[k + 1]) for k in range(len(sizes) - 2)] + [None]
+    if args.model == "lenet5":
+        if args.method == "svd" or args.pretrain_steps:
+            raise ValueError("--model lenet5 trains with dlrt, dense, vanilla or a core integrator "
+                             "(not --method svd or --pretrain-steps)")
+        if n_in != 784:
+            raise ValueError(f"--model lenet5 needs 28×28 images (784 features), the data have {n_in}")
+        net = LeNet5(ranks=None if ranks is None else args.rank, activation=args.activation,
+                     dtype=args.dtype, rng=args.seed, init_scale=args.init_scale,
+                     **({"init": args.init} if ranks else {}))
+    elif args.method == "svd":
+        net = svd_mlp(sizes, activation=args.activation, dtype=args.dtype, rng=args.seed,
+                      init_scale=args.init_scale)
+        return SVDTrainer(net, lambda_o=args.lambda_o, lambda_r=args.lambda_r,
+                          regularizer=args.regularizer, epsilon=args.epsilon,
+                          delta_precision=args.delta_precision, rank_rule=args.rank_rule,
+                          selection_samples=args.selection_samples, optimizer=args.optimizer,
+                          lr=args.lr, lr_decay=args.lr_decay, momentum=args.momentum,
+                          batch_size=args.batch_size, seed=args.seed, progress=progress)
+    elif args.pretrain_steps:
+        net = MLP.from_sizes(sizes, ranks=None, activation=args.activation, dtype=args.dtype,
+                             rng=args.seed, init_scale=args.init_scale)
+        pretrain_dense(net, data, args.pretrain_steps, optimizer=args.optimizer, lr=args.lr,
+                       batch_size=args.batch_size, seed=args.seed, progress=progress)
+        net = factorize(net, ranks)
+        print(f"pre-trained dense for {args.pretrain_steps} steps, factorised at ranks {net.ranks()}")
+    else:
+        net = MLP.from_sizes(sizes, ranks=ranks, activation=args.activation, dtype=args.dtype,
+                             rng=args.seed, init_scale=args.init_scale,
                              **({"init": args.init} if ranks else {}))
-            elif args.method == "svd":
-                net = svd_mlp(sizes, activation=args.activation, dtype=args.dtype, rng=args.seed,
-                              init_scale=args.init_scale)
-                trainer = SVDTrainer(net, lambda_o=args.lambda_o, lambda_r=args.lambda_r,
-                                     regularizer=args.regularizer, epsilon=args.epsilon,
-                                     delta_precision=args.delta_precision, rank_rule=args.rank_rule,
-                                     selection_samples=args.selection_samples, optimizer=args.optimizer,
-                                     lr=args.lr, lr_decay=args.lr_decay, momentum=args.momentum,
-                                     batch_size=args.batch_size, seed=args.seed, progress=progress)
-            elif args.pretrain_steps:
-                net = MLP.from_sizes(sizes, ranks=None, activation=args.activation, dtype=args.dtype,
-                                     rng=args.seed, init_scale=args.init_scale)
-                pretrain_dense(net, data, args.pretrain_steps, optimizer=args.optimizer, lr=args.lr,
-                               batch_size=args.batch_size, seed=args.seed, progress=progress)
-                net = factorize(net, ranks)
-                print(f"pre-trained dense for {args.pretrain_steps} steps, factorised at ranks {net.ranks()}")
-            else:
-                net = MLP.from_sizes(sizes, ranks=ranks, activation=args.activation, dtype=args.dtype,
-                                     rng=args.seed, init_scale=args.init_scale,
-                                     **({"init": args.init} if ranks else {}))
-            if args.method != "svd":
-                trainer = Trainer(net, args.method, tau=args.tau, theta=args.theta, tau_rate=args.tau_rate,
-                                  min_rank=args.min_rank,
-                                  max_rank=args.max_rank, optimizer=args.optimizer, lr=args.lr,
-                                  lr_decay=args.lr_decay, momentum=args.momentum, batch_size=args.batch_size,
-                                  seed=args.seed, progress=progress, weight_decay=args.weight_decay,
-                                  frobenius_decay=args.frobenius_decay, nuclear_decay=args.nuclear_decay)
+    return Trainer(net, args.method, tau=args.tau, theta=args.theta, tau_rate=args.tau_rate,
+                   min_rank=args.min_rank, max_rank=args.max_rank, optimizer=args.optimizer, lr=args.lr,
+                   lr_decay=args.lr_decay, momentum=args.momentum, batch_size=args.batch_size,
+                   seed=args.seed, progress=progress, weight_decay=args.weight_decay,
+                   frobenius_decay=args.frobenius_decay, nuclear_decay=args.nuclear_decay)
+
+
+def _run(parser, args):
+    from .training import TrainingDiverged
+
+    out = writable_dir(args.out, "--out")  # before any computation
+    for name in OUTPUTS:
+        if (out / name).exists() and not (out / name).is_file():
+            raise CommandError(f"--out {out}: {name} exists there and is not a file")
+    checkpoint = out / "checkpoint.npz"
+    progress = not args.no_progress
+    resume = args.resume and checkpoint.is_file()
+    if args.resume and not resume:
+        print(f"no checkpoint at {checkpoint}: starting a new run")
+    trainer = _resume(checkpoint, progress) if resume else None
+    data = _load_data(parser, args)
+    source = data.get("repr") if isinstance(data, dict) else repr(data)
+    n_in = data["x_train"].shape[1] if isinstance(data, dict) else data.n_features
+    if trainer is None:
+        try:
+            trainer = _new_trainer(args, data, n_in, progress)
         except (ValueError, TypeError) as exc:
-            parser.error(str(exc))
+            raise CommandError(with_flag_names(parser, exc)) from None
+    elif trainer.net.n_in != n_in:
+        raise CommandError(f"--data-dir: the images have {n_in} features but the network of {checkpoint} "
+                           f"takes {trainer.net.n_in}")
     print(f"data: {source}")
     print(f"network: {trainer.net!r}")
     print(f"training: {trainer!r}")
 
-    with _blas_limits(args.blas_threads):
-        history = trainer.fit(data, args.epochs, out_dir=out, checkpoint_every=args.checkpoint_every,
-                              callback=lambda row: print(_format_row(row, args.epochs), flush=True))
+    try:
+        with _blas_limits(args.blas_threads):
+            history = trainer.fit(data, args.epochs, out_dir=out, checkpoint_every=args.checkpoint_every,
+                                  callback=lambda row: print(_format_row(row, args.epochs), flush=True))
+    except TrainingDiverged as exc:
+        raise CommandError(f"{exc} (--lr)") from None
     if not history:
         print("nothing to do (no epochs)")
         return 0
@@ -323,6 +363,18 @@ def main(argv=None):
           f"{last['params_dense']} dense; {last['passes_per_step']:g} forward/backward passes per step")
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def main(argv=None):
+    """Entry point of ``dlra train``; returns the exit status; a user error is printed as the one
+    line ``dlra train: error: …`` naming the flag or file and raises ``SystemExit(2)``."""
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    _check_args(parser, args)
+    try:
+        return _run(parser, args)
+    except CommandError as exc:
+        raise SystemExit(report(parser.prog, exc))
 
 
 if __name__ == "__main__":  # pragma: no cover

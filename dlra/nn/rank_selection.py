@@ -38,8 +38,9 @@ forever once u − l is small). :func:`select_ranks` implements the intended bis
 
 and returns the truncation at δ = l, the last **admissible** δ (the poster returns the truncation
 of the last midpoint tried, which may be inadmissible). It costs one loss evaluation of the full
-network plus one per iteration, ⌊log₂(1/Δδ)⌋ + 1 (= ⌈log₂(1/Δδ)⌉ unless 1/Δδ is a power of two);
-midpoints that give ranks already evaluated reuse that loss (the ranks are step functions of δ).
+network plus one per iteration, ⌊log₂(1/Δδ)⌋ + 1 (= ⌈log₂(1/Δδ)⌉ unless 1/Δδ is a power of two),
+plus one for δ = 0 when no midpoint was admissible; midpoints that give ranks already evaluated
+reuse that loss (the ranks are step functions of δ).
 When the loss change is monotone in δ the result is within Δδ of the largest admissible δ.
 The loss is the network's own loss (mean over the data given: the whole training set, or a fixed
 subset to make each evaluation cheaper).
@@ -54,7 +55,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..lowrank import LowRank
-from ..truncation import RelativeSingularValue, TruncationRule, _check_nonnegative
+from ..truncation import RelativeSingularValue
 from .kernels import IDENTITY, RELU, TANH
 
 __all__ = ["PosterRank", "rank_rule", "RANK_RULES", "svd_rank_approx", "select_ranks", "RankSelection",
@@ -67,16 +68,12 @@ RANK_RULES = ("theorem", "poster")
 _LIPSCHITZ = {RELU: 1.0, TANH: 1.0, IDENTITY: 1.0}
 
 
-class PosterRank(TruncationRule):
+class PosterRank(RelativeSingularValue):
     """Algorithm 2 as printed: k = max{k : k σ_k / σ₁ ≥ δ} (Guo & Yu 2025).
 
     The set is never empty for δ ≤ 1 (k = 1 gives 1 ≥ δ); k σ_k is not monotone in k, so the largest
     k in the set is taken. For δ > 1 only k with k σ_k ≥ δ σ₁ count (at least ``min_rank``).
     """
-
-    def __init__(self, delta, min_rank=1, max_rank=None):
-        super().__init__(min_rank, max_rank)
-        self.delta = _check_nonnegative(delta, "delta")
 
     def _rank(self, sigma, current_rank):
         if sigma.size == 0 or sigma[0] == 0:

@@ -35,7 +35,7 @@ import numbers
 import numpy as np
 
 from ..field import lowrank_indices
-from ..integrators.base import Integrator
+from ..integrators.base import Integrator, StepInfo
 from ..lowrank import LowRank
 from .layers import LowRankLayer
 from .network import MLP
@@ -43,7 +43,7 @@ from .rank_selection import RANK_RULES, select_ranks
 from .training import Trainer, make_optimizer
 
 __all__ = ["SVDLayer", "svd_mlp", "SVDTraining", "SVDTrainer", "orthogonality_loss", "regularization_loss",
-           "svd_objective", "REGULARIZERS", "DEFAULT_LAMBDA_O", "DEFAULT_LAMBDA_R"]
+           "svd_objective", "svd_training_parameter_count", "REGULARIZERS", "DEFAULT_LAMBDA_O", "DEFAULT_LAMBDA_R"]
 
 REGULARIZERS = ("nuclear", "hoyer")
 DEFAULT_LAMBDA_O = 1.0
@@ -281,7 +281,8 @@ class SVDTraining(Integrator):
     """
 
     name = "svd"
-    order = 1
+    method_order = 1
+    orthonormal_factors = False  # U, V are trained freely (the orthogonality loss only penalises)
 
     def __init__(self, substep="adam", lambda_o=DEFAULT_LAMBDA_O, lambda_r=DEFAULT_LAMBDA_R,
                  regularizer="nuclear", frozen=()):
@@ -311,8 +312,18 @@ class SVDTraining(Integrator):
         z1 = self.substep.integrate(flow, t0, t0 + h, flow.initial_z())
         self.last_penalties = flow.penalties
         new = flow.state(z1)
-        self._record(new)
-        return new
+        return new, StepInfo.of(new)
+
+
+def svd_training_parameter_count(net):
+    """Storage of SVD training: U, s, V of every low-rank weight (r (m + n) + r), dense weights and
+    all biases (for any layer type with a matrix weight, e.g. the conv layers of LeNet5 too)."""
+    total = 0
+    for layer in net.layers:
+        m, n = layer.weight_shape
+        total += layer.rank * (m + n) + layer.rank if layer.lowrank else m * n
+        total += layer.b.size
+    return int(total)
 
 
 # ------------------------------------------------------------------------------ Algorithm 3
@@ -327,7 +338,9 @@ class SVDTrainer(Trainer):
     Parameters
     ----------
     net : MLP
-        Every layer low-rank (:func:`svd_mlp`, full rank at the start of Algorithm 3).
+        Every layer low-rank (:func:`svd_mlp`, full rank at the start of Algorithm 3; any layer with
+        a :class:`~dlra.lowrank.LowRank` weight works, e.g. ``LeNet5(ranks=LENET5_MAX_RANKS)``, whose
+        conv layers are applied through their generic low-rank path).
     lambda_o, lambda_r, regularizer
         See :class:`SVDTraining`.
     epsilon : float or None
@@ -413,7 +426,7 @@ class SVDTrainer(Trainer):
                             batch_size=self.eval_batch_size)
 
     def _epoch_row(self, loss, steps, passes, seconds, train, val, test):
-        trained = self.net.parameter_counts()
+        trained = svd_training_parameter_count(self.net)
         extra = {"delta": float("nan"), "selection_evaluations": 0, "selection_seconds": 0.0,
                  "selection_loss_change": float("nan")}
         penalties = self.integrator.last_penalties
@@ -425,8 +438,8 @@ class SVDTrainer(Trainer):
             extra.update(delta=sel.delta, selection_evaluations=sel.evaluations, selection_seconds=sel.seconds,
                          selection_loss_change=sel.loss_change)
         row = super()._epoch_row(loss, steps, passes, seconds, train, val, test)
-        row["params_training"] = trained["training"]
-        row["compression_training"] = trained["compression_training"]
+        row["params_training"] = trained
+        row["compression_training"] = 1.0 - trained / row["params_dense"]
         row.update(extra, orthogonality_loss=penalties[0], regularization_loss=penalties[1])
         return row
 

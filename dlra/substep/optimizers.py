@@ -75,8 +75,10 @@ class _StatefulOptimizer(SubstepSolver):
     stateful = True
 
     def __init__(self, lr_scale=1.0):
-        if not isinstance(lr_scale, numbers.Real) or lr_scale <= 0:
-            raise ValueError(f"lr_scale must be positive, got {lr_scale!r}")
+        if isinstance(lr_scale, bool) or not isinstance(lr_scale, numbers.Real):
+            raise TypeError(f"lr_scale must be a real number, got {lr_scale!r}")
+        if not np.isfinite(lr_scale) or lr_scale <= 0:
+            raise ValueError(f"lr_scale must be positive and finite, got {lr_scale!r}")
         self.lr_scale = float(lr_scale)
         self.state = {}
 
@@ -196,8 +198,10 @@ class Adam(_StatefulOptimizer):
         for name, value in (("beta1", beta1), ("beta2", beta2)):
             if not isinstance(value, numbers.Real) or not 0 <= value < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-        if not isinstance(eps, numbers.Real) or eps <= 0:
-            raise ValueError(f"eps must be positive, got {eps!r}")
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+            raise TypeError(f"eps must be a real number, got {eps!r}")
+        if not np.isfinite(eps) or eps <= 0:
+            raise ValueError(f"eps must be positive and finite, got {eps!r}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self._moment_names = ("m", "v")
 
