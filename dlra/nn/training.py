@@ -57,8 +57,8 @@ from .baselines import VanillaFactorGD
 from .checkpoint import CHECKPOINT_VERSION
 from .network import MLP
 
-__all__ = ["Trainer", "TrainingDiverged", "DIVERGENCE_FACTOR", "SPIKE_FACTOR", "make_optimizer", "make_integrator", "training_parameter_counts", "DEFAULT_LR",
-           "CHECKPOINT_VERSION"]
+__all__ = ["Trainer", "TrainingDiverged", "DIVERGENCE_FACTOR", "SPIKE_FACTOR", "make_optimizer", "make_integrator",
+           "training_parameter_counts", "DEFAULT_LR", "CHECKPOINT_VERSION"]
 
 #: default learning rate (step size h) per optimiser name
 DEFAULT_LR = {"adam": 3e-3, "sgd": 0.1, "momentum": 0.05}
