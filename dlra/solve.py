@@ -166,6 +166,15 @@ def _initial_state(Y0, integrator, rank, theta):
     return converted, multi
 
 
+def _work_items(Y0):
+    """Y0's items for the thread rule (no validation: an unusable Y0 counts as no work and fails
+    later with its own message)."""
+    try:
+        return [item for item in as_items(Y0, name="Y0")[0] if hasattr(item, "shape") and len(item.shape) == 2]
+    except (TypeError, ValueError):
+        return []
+
+
 def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, save=None, rank=None, theta=None,
           truncation=None, substep=None, progress=False, max_norm="auto", growth_limit="auto",
           step_callback=None, threads=None, **options):
@@ -231,9 +240,11 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, save=None, ra
     from .adaptive import StepSizeController, solve_adaptive  # (imports this module)
 
     if isinstance(h, StepSizeController):
-        return solve_adaptive(F, Y0, t_span, h, method, t_eval=t_eval, rank=rank, theta=theta,
-                              truncation=truncation, substep=substep, progress=progress, max_norm=max_norm,
-                              step_callback=step_callback, **options)
+        resolve_threads(threads)  # a bad value (or DLRA_NUM_THREADS) fails here, by name
+        with blas_threads(threads, _state_work(_work_items(Y0))):
+            return solve_adaptive(F, Y0, t_span, h, method, t_eval=t_eval, rank=rank, theta=theta,
+                                  truncation=truncation, substep=substep, progress=progress, max_norm=max_norm,
+                                  step_callback=step_callback, **options)
     integrator = make_integrator(method, substep=substep, truncation=truncation, theta=theta, **options)
     name = integrator.name
     resolve_threads(threads)  # a bad value (or DLRA_NUM_THREADS) fails here, by name

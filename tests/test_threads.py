@@ -102,3 +102,25 @@ def test_solve_runs_under_the_limit(two_threads, threads, expected):
     assert sol.status == 0
     assert seen == [expected, expected]
     assert blas_count() == 2
+
+
+def test_adaptive_solve_runs_under_the_limit(two_threads):
+    A = np.random.default_rng(1).standard_normal((8, 8))
+    seen = []
+
+    def record(t, Y, info):
+        seen.append(blas_count())
+
+    controller = dlra.StepSizeController(rtol=1e-3, atol=1e-6)
+    sol = dlra.solve(lambda t, Y: A, np.eye(8), (0, 0.2), controller, rank=2, theta=1e-8, step_callback=record)
+    assert sol.status == 0 and seen and set(seen) == {1}
+    assert blas_count() == 2
+
+
+def test_conv_network_work_uses_the_im2col_product():
+    from dlra.nn.lenet import LeNet5
+    net = LeNet5(ranks=None, rng=0)
+    conv2 = net.layers[1]
+    m, n = conv2.weight_shape
+    positions = conv2.conv_shape[0] * conv2.conv_shape[1]
+    assert network_work(net, 4) >= 4 * positions * m * n

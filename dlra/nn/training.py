@@ -179,16 +179,18 @@ def _split(data, name):
 # ------------------------------------------------------------------------------ BLAS threads
 def network_work(net, batch_size):
     """Multiply-adds of the largest product in one training step of ``net`` at ``batch_size``:
-    batch·m·n for a dense layer, max(batch·r·(m + n), max(m, n)·(2r)²) for a low-rank layer (its
-    factor products and the QR of the augmented basis)."""
+    rows·m·n for a dense layer with weight m × n, max(rows·r·(m + n), max(m, n)·(2r)²) for a
+    low-rank one (its factor products and the QR of the augmented basis); rows = the batch size,
+    times the output positions of a convolution (its im2col product)."""
     work = 0
     for layer in net.layers:
-        m, n = layer.n_out, layer.n_in
+        m, n = layer.weight_shape
+        rows = batch_size * int(np.prod(getattr(layer, "conv_shape", (1, 1))[:2]))
         if layer.lowrank:
             r = layer.rank
-            work = max(work, batch_size * r * (m + n), lowrank_step_work(m, n, r))
+            work = max(work, rows * r * (m + n), lowrank_step_work(m, n, r))
         else:
-            work = max(work, batch_size * m * n)
+            work = max(work, rows * m * n)
     return work
 
 

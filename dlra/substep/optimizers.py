@@ -141,10 +141,11 @@ class _StatefulOptimizer(SubstepSolver):
             return {name: [np.zeros_like(z) for z in z0] for name in names}, 0
         moments = {name: [] for name in names}
         for i, z in enumerate(z0):
-            rl = _rotation(entry["lefts"][i], lefts[i])
-            rr = _rotation(entry["rights"][i], rights[i])
-            for name in names:
-                m = _rotate(entry["moments"][name][i], rl, rr, square=(name == "v"))
+            with timed("products"):
+                rl = _rotation(entry["lefts"][i], lefts[i])
+                rr = _rotation(entry["rights"][i], rights[i])
+                rotated = [_rotate(entry["moments"][name][i], rl, rr, square=(name == "v")) for name in names]
+            for name, m in zip(names, rotated):
                 if m.shape != z.shape:  # structure changed (not a basis change): start afresh
                     m = np.zeros_like(z)
                 moments[name].append(m)
