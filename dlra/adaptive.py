@@ -21,8 +21,9 @@ Dense output: between accepted steps the cubic Hermite interpolant of Y_n, Y_{n+
 derivatives Ẏ = P(Y)F(t, Y) at both nodes (one extra evaluation of F per node, on first use),
 retracted to rank max(r_n, r_{n+1}) by a truncated SVD (Absil & Oseledets, "Low-rank retractions:
 a survey and new results", Comput. Optim. Appl. 62, 2015): exact at the nodes, O(h⁴) interpolation
-error in between (so the integrator's own error dominates); ``dense_output_kind="linear"`` gives
-the retracted secant (O(h²), no evaluations). Events follow ``solve_ivp``: functions
+error in between; ``dense_output_kind="linear"`` gives the retracted secant (O(h²), no
+evaluations). The interpolation error is not part of the step-size control: inside long steps
+of a stiff problem it can exceed the tolerance (use ``h_max`` to bound the steps). Events follow ``solve_ivp``: functions
 ``event(t, Y)`` with optional attributes ``terminal`` and ``direction``, located by ``brentq``
 on the dense output.
 """
@@ -39,6 +40,7 @@ from .field import NonFiniteError, VectorField, as_items, from_items, lowrank_in
 from .integrators.base import check_state
 from .lowrank import LowRank
 from .progress import progress_bar
+from .solve import LowRankSolution, _make_integrator
 
 __all__ = ["StepSizeController", "LowRankDenseOutput", "solve_adaptive", "AdaptiveSolution"]
 
@@ -203,37 +205,18 @@ class LowRankDenseOutput:
 
 
 @dataclass
-class AdaptiveSolution:
-    """Result of :func:`solve_adaptive` (the attributes of :class:`dlra.solve.LowRankSolution` plus
-    ``sol``, ``t_events``, ``Y_events``, ``nrejected``, ``h_steps``)."""
+class AdaptiveSolution(LowRankSolution):
+    """Result of :func:`solve_adaptive`: the attributes of :class:`dlra.solve.LowRankSolution` plus
+    ``nrejected`` (rejected step attempts), ``h_steps`` (accepted step sizes), ``sol`` (the dense
+    output, with ``dense_output=True``), ``t_events``/``Y_events`` (with ``events``) and the
+    ``controller``."""
 
-    t: np.ndarray
-    Y: list
-    t_steps: np.ndarray
-    ranks: np.ndarray
-    discarded: list
-    nfev: int
-    nsteps: int
-    status: int
-    message: str
-    method: str
-    wall_time: float = 0.0
-    time_in_F: float = 0.0
     nrejected: int = 0
     h_steps: np.ndarray = None
     sol: LowRankDenseOutput = None
     t_events: list = None
     Y_events: list = None
-    integrator: object = dc_field(default=None, repr=False)
     controller: StepSizeController = dc_field(default=None, repr=False)
-
-    @property
-    def success(self):
-        return self.status >= 0
-
-    @property
-    def truncation_errors(self):
-        return np.array([np.sqrt(sum(float(np.sum(np.abs(d) ** 2)) for d in step)) for step in self.discarded])
 
 
 def _check_events(events):
@@ -276,18 +259,18 @@ def _initial_step(field, integrator, t0, items, span):
 
 
 def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_eval=None, dense_output=False,
-                   events=None, dense_output_kind="hermite", rank=None, theta=None, truncation=None, substep=None, progress=False,
-                   max_steps=100000, **options):
+                   events=None, dense_output_kind="hermite", rank=None, theta=None, truncation=None,
+                   substep=None, progress=False,
+                   max_steps=100000, max_norm="auto", step_callback=None, **options):
     """Integrate Ẏ = P(Y) F(t, Y) with step-size control by step doubling (module docstring).
 
     Usually called as ``dlra.solve(F, Y0, t_span, h=StepSizeController(rtol, atol), method=...)``.
     The remaining arguments are those of :func:`dlra.solve`; in addition ``dense_output=True`` gives
     ``sol.sol(t)`` and ``events`` (callables ``event(t, Y)``, attributes ``terminal``/``direction``
     as in ``solve_ivp``) fills ``sol.t_events`` / ``sol.Y_events``. Without ``t_eval`` the states at
-    the accepted steps are returned.
+    the accepted steps are returned. ``max_norm`` and ``step_callback`` (called after every accepted
+    step) act as in :func:`dlra.solve`.
     """
-    from .solve import _make_integrator
-
     if controller is None:
         controller = StepSizeController()
     if not isinstance(controller, StepSizeController):
@@ -315,6 +298,13 @@ def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_e
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
 
     items, multi = _prepare_state(Y0, rank, theta)
+    if max_norm == "auto":
+        max_norm = 1e8 * max(1.0, _norm(items))
+    elif max_norm is not None and (isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real)
+                                   or not max_norm > 0):
+        raise ValueError(f"max_norm must be positive, 'auto' or None, got {max_norm!r}")
+    if step_callback is not None and not callable(step_callback):
+        raise TypeError(f"step_callback must be callable (t, Y, step_info), got {type(step_callback).__name__}")
     field = VectorField(F, multi, [item.shape for item in items])
     lr = lowrank_indices(items)
     span = t1 - t0
@@ -362,6 +352,9 @@ def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_e
                 h *= controller.min_factor if not np.isfinite(err) else \
                     min(1.0, controller.factor(err, order))
                 continue
+            if max_norm is not None and _norm(fine) > max_norm:
+                status, message = -2, f"blow-up at t = {t + h:.6g}: ‖Y‖ exceeds max_norm = {max_norm:.3g}"
+                break
             controller.naccepted += 1
             t_new = t + h
             if t_new >= t1 - 1e-12 * max(1.0, abs(t1)):
@@ -382,7 +375,8 @@ def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_e
                     ev_values[k] = new_value
                     direction = getattr(ev, "direction", 0)
                     crosses = (old_value < 0 < new_value or old_value > 0 > new_value or new_value == 0 != old_value)
-                    if not crosses or (direction > 0 and new_value < old_value) or (direction < 0 and new_value > old_value):
+                    wrong_way = (direction > 0 and new_value < old_value) or (direction < 0 and new_value > old_value)
+                    if not crosses or wrong_way:
                         continue
                     root = t_new if new_value == 0 else scipy.optimize.brentq(
                         lambda s: float(ev(s, piece(s))), t, t_new, xtol=1e-12 * max(1.0, abs(t_new)))
@@ -397,6 +391,9 @@ def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_e
                     t_new = stop_at
                     status, message = 1, f"a terminal event occurred at t = {stop_at:.6g}"
             items, t = states[-1], t_new
+            if status == 0 and step_callback is not None and step_callback(t, from_items(items, multi), info_fine):
+                status, message = 1, f"stopped by step_callback at t = {t:.6g}"
+                break
             h *= controller.factor(err, order)
             h = min(h, controller.h_max)
     finally:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field as dc_field
 
 import numpy as np
 
-from .adaptive import StepSizeController, solve_adaptive
 from .field import NonFiniteError, VectorField, as_items, from_items, lowrank_indices
 from .integrators import METHODS, Integrator
 from .integrators.base import check_state
@@ -176,9 +175,12 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, th
     -------
     LowRankSolution
     """
+    from .adaptive import StepSizeController, solve_adaptive  # (imports this module)
+
     if isinstance(h, StepSizeController):
         return solve_adaptive(F, Y0, t_span, h, method, t_eval=t_eval, rank=rank, theta=theta,
-                              truncation=truncation, substep=substep, progress=progress, **options)
+                              truncation=truncation, substep=substep, progress=progress, max_norm=max_norm,
+                              step_callback=step_callback, **options)
     integrator = _make_integrator(method, substep, truncation, theta, options)
     name = integrator.name
     resolve_threads(threads)  # a bad value (or DLRA_NUM_THREADS) fails here, by name

@@ -1,4 +1,5 @@
-"""Diagnostics: measure and check every quantity of the DLRT error bound (DESIGN.md §5).
+"""Diagnostics: measure and check every quantity of the DLRT error bound
+(Ceruti, Kusch & Lubich, BIT 62 (2022), Thm. 2; Schotthöfer et al., NeurIPS 2022).
 
     ‖Yₙ − W(tₙ)‖ ≤ c0 δ + c1 ε + c2 h + c3 ϑ/h,      L(Y_{n+1}) ≤ L(Y_n) − c4 h + c5 ϑ.
 

@@ -1,4 +1,5 @@
-"""The descent check of DLRT: per step  L(Y_{n+1}) ≤ L(Y_n) − c4 h + c5 ϑ  (DESIGN.md §1).
+"""The descent check of DLRT: per step  L(Y_{n+1}) ≤ L(Y_n) − c4 h + c5 ϑ
+(Schotthöfer et al., NeurIPS 2022).
 
 For a gradient flow F = −∇L the rank-adaptive BUG integrator decreases the loss at every step up
 to the truncation allowance c5 ϑ (Schotthöfer et al., NeurIPS 2022, Thm. 2; with c4 ≥ 0 the check

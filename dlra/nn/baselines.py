@@ -1,4 +1,4 @@
-"""Baselines for dynamical low-rank training (DESIGN.md §6).
+"""Baselines for dynamical low-rank training (Schotthöfer et al., NeurIPS 2022, §5).
 
 * **Dense training** needs nothing here: it is the core's :class:`dlra.FullRank` integrator with an
   optimiser substep, applied to a network built without low-rank layers

@@ -46,6 +46,7 @@ import numpy as np
 from ..field import NonFiniteError
 from ..integrators import METHODS, FullRank, Integrator
 from ..io import remove_stale_temporaries, write_csv
+from ..lowrank import LowRank
 from ..progress import progress_bar
 from ..substep import SGD, Adam, SubstepSolver
 from ..threads import blas_threads, lowrank_step_work, resolve_threads
@@ -130,6 +131,12 @@ def make_integrator(method="dlrt", optimizer="adam", *, tau=None, theta=None, mi
     else:
         rule = RelativeTolerance(DEFAULT_TAU if tau is None else tau, min_rank=min_rank or 1, max_rank=max_rank)
     return cls(substep=substep, truncation=rule)
+
+
+def _finite(items):
+    """Whether every array (every factor of a LowRank) of a state is finite."""
+    arrays = [a for item in items for a in ((item.U, item.S, item.V) if isinstance(item, LowRank) else (item,))]
+    return all(np.isfinite(a).all() for a in arrays)
 
 
 def training_parameter_counts(net, method="dlrt"):
@@ -376,8 +383,11 @@ class Trainer:
             # overflow is reported by the divergence checks (a named error), not as numpy warnings
             with np.errstate(over="ignore", invalid="ignore"):
                 new = self.integrator.step(field, self.t, net.parameters(), lr)
-        except (NonFiniteError, np.linalg.LinAlgError) as exc:
-            # the data are checked finite in fit: non-finite values come from the step size
+        except (NonFiniteError, np.linalg.LinAlgError, ValueError) as exc:
+            # the data are checked finite in fit: non-finite values come from the step size (a
+            # ValueError is divergence only when the weights themselves are no longer finite)
+            if isinstance(exc, ValueError) and _finite(net.parameters()):
+                raise
             loss = f"{losses[0]:.4g}" if losses else "not evaluated"
             raise self._diverged(f"{exc} (mini-batch loss {loss})", self.step + 1) from exc
         net.set_parameters(new)
