@@ -27,7 +27,8 @@ Usage::
     python benchmarks/bench_peer.py --peer /tmp/peer [--sizes 1024 4096] [--rank 16] [--steps 10]
                                     [--repeat 5] [--allen-cahn-n 128] [--out benchmarks] [--no-files]
 
-BLAS is limited to ``--threads`` threads (default 1) before numpy is imported.
+BLAS is limited to ``--threads`` threads (default 1) before numpy is imported, and
+``DLRA_NUM_THREADS=0`` tells :func:`dlra.solve` to leave it so (no per-call thread limits).
 """
 from __future__ import annotations
 
@@ -47,6 +48,9 @@ def parse_args(argv=None):
     p.add_argument("--repeat", type=int, default=5, help="paired rounds (median of the ratios)")
     p.add_argument("--allen-cahn-n", type=int, default=128, help="Allen–Cahn grid (0 skips it)")
     p.add_argument("--allen-cahn-h", type=float, default=0.01)
+    p.add_argument("--convection-n", type=int, default=200,
+                   help="convection–diffusion Lyapunov (non-symmetric A) accuracy check against the closed form "
+                        "(0 skips it)")
     p.add_argument("--methods", nargs="+", default=["ksl", "bug", "projected_rk"],
                    choices=["ksl", "bug", "projected_rk"])
     p.add_argument("--threads", type=int, default=1)
@@ -59,6 +63,9 @@ ARGS = parse_args()
 if ARGS.threads > 0:
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(ARGS.threads)
+    # BLAS is fixed for the whole process: dlra.solve need not set limits per call (a threadpoolctl
+    # scan of the loaded libraries, ≈ 10 ms per call on the test machine, which the peer does not pay)
+    os.environ.setdefault("DLRA_NUM_THREADS", "0")
 
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -159,6 +166,30 @@ def run_case(peer, label, n, method, dlra_F, peer_ode, Y0, h, steps, repeat, ext
     return rows
 
 
+def convection_check(peer):
+    """Both packages against the closed form of Ẋ = AX + XAᴴ + C with A = ν D₂ − a D₁ (non-symmetric);
+    the peer's L-step uses Uᴴ A U where the flow needs Uᴴ Aᴴ U (Uᴴ B U vs its adjoint in its notation)."""
+    n = ARGS.convection_n
+    h = 0.5 / (8 * 0.1 * (n + 1) ** 2)  # hλ_max ≈ 0.5 (RK4-stable)
+    p = dlra.problems.ConvectionDiffusionLyapunov(n=n, rank=ARGS.rank, nu=0.1, a=5.0, t_span=(0.0, 200 * h))
+    T = p.t_span[1]
+    ref = p.reference(T)
+    peer_ode = peer["SylvesterOde"](p.A, p.A.T.tocsr(), to_peer(peer, p.C))  # X' = AX + XB + C, B = Aᴴ
+    out = []
+    for method in ("ksl", "bug"):
+        name, options = DLRA_METHODS[method]
+        pname, pkw = PEER_METHODS[method]
+        Yd = dlra.solve(p.field, p.Y0, p.t_span, h, method=name, substep="rk4", t_eval=[T], **options).Y[-1]
+        kw = dict(pkw, nb_substeps=int(round(T / h)),
+                  substep_kwargs={"solver": "explicit_runge_kutta", "solver_kwargs": {"order": 4}})
+        Yp = peer_to_lowrank(peer["solve_dlra"](peer_ode, p.t_span, to_peer(peer, p.Y0), pname, kw))
+        norm = np.linalg.norm(ref)
+        out.append({"problem": "convection_diffusion", "n": p.n, "method": method, "h": h, "T": T,
+                    "error_dlra": np.linalg.norm(Yd.to_dense() - ref) / norm,
+                    "error_peer": np.linalg.norm(Yp.to_dense() - ref) / norm})
+    return out
+
+
 def summarise(rows):
     keys = sorted({(r["problem"], r["n"], r["method"]) for r in rows}, key=lambda k: (k[0], k[1], k[2]))
     out = []
@@ -198,6 +229,7 @@ def main():
             rows += run_case(peer, "allen_cahn", p.n, method, p.field, peer_ode, p.Y0, ARGS.allen_cahn_h,
                              ARGS.steps, ARGS.repeat)
             print(f"allen_cahn n = {p.n} {method}: done", flush=True)
+    accuracy = convection_check(peer) if ARGS.convection_n else []
     summary = summarise(rows)
     print(f"\nCPU: {cpu_model()}; BLAS threads: {ARGS.threads}; rank {ARGS.rank}; {ARGS.steps} steps; "
           f"RK4 substeps; median of {ARGS.repeat} paired rounds\n")
@@ -207,10 +239,19 @@ def main():
         cb = f"{s['ratio_callback']:.2f}" if "ratio_callback" in s else "–"
         print(f"| {s['problem']} | {s['n']} | {s['method']} | {s['t_dlra']:.3f} | {s['t_peer']:.3f} | "
               f"{s['ratio']:.2f} | {cb} | {s['agreement']:.1e} |")
+    if accuracy:
+        print("\nNon-symmetric A (convection–diffusion Lyapunov, n = %d): relative error against the closed form\n"
+              % ARGS.convection_n)
+        print("| method | dlra | peer |")
+        print("|---|---|---|")
+        for a in accuracy:
+            print(f"| {a['method']} | {a['error_dlra']:.2e} | {a['error_peer']:.2e} |")
     if not ARGS.no_files:
         from dlra.io import write_csv
         os.makedirs(ARGS.out, exist_ok=True)
         write_csv(os.path.join(ARGS.out, "peer.csv"), rows)
+        if accuracy:
+            write_csv(os.path.join(ARGS.out, "peer_convection.csv"), accuracy)
         plot(summary, os.path.join(ARGS.out, "peer"))
     return 0
 

@@ -1,4 +1,4 @@
-"""The substep ODEs of the integrators (DESIGN.md §1), written once.
+"""The substep ODEs of the integrators (Lubich & Oseledets 2014; Ceruti & Lubich 2022), written once.
 
 Each flow is a right-hand side ``z' = g(t, z)`` for a list ``z`` of small arrays: the state is
 assembled from z, the user's F is evaluated **once** for all matrices, and the result is projected.

@@ -25,7 +25,8 @@ def compute(quick=False):
              ("projected_euler", "projected Euler", {})]
     series, records = {"norm": {}, "energy": {}}, []
     for method, label, opts in specs:
-        sol = dlra.solve(p.F, p.Y0, p.t_span, h, method=method, substep="rk4", **opts)
+        substep = "rk4" if dlra.METHODS[method].uses_substep else None  # projected Euler has none
+        sol = dlra.solve(p.F, p.Y0, p.t_span, h, method=method, substep=substep, **opts)
         norms = np.array([p.norm(Y) for Y in sol.Y])
         energies = np.array([p.energy(Y) for Y in sol.Y])
         lo, hi = int(sol.ranks[:, 0].min()), int(sol.ranks[:, 0].max())
