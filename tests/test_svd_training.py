@@ -244,3 +244,14 @@ def test_svd_trainer_on_lenet5_conv_layers():
     assert row["selection_loss_change"] < 0.05
     assert net.ranks() == trainer.last_selection.ranks
     assert all(layer.weight().is_orthonormal(1e-4) for layer in net.layers)
+
+
+def test_checkpoint_of_another_method_is_refused(tmp_path):
+    from dlra.nn import Trainer
+    from dlra.nn.checkpoint import CheckpointError
+
+    net = MLP.from_sizes([8, 4, 3], ranks=2, rng=0)
+    trainer = Trainer(net, "dlrt", progress=False)
+    trainer.save_checkpoint(tmp_path / "c.npz")
+    with pytest.raises(CheckpointError, match="SVD"):
+        SVDTrainer.from_checkpoint(tmp_path / "c.npz")
