@@ -175,7 +175,7 @@ def plot(summary, path, title):
     ax1.set_ylabel("test accuracy (%), mean ± std over seeds")
     ax1.set_title(title)
     ax1.grid(alpha=0.3)
-    ax1.legend(fontsize=7, loc="lower left")
+    ax1.legend(fontsize=7, loc="best")
     ax2.set_xlabel("training-memory compression at its peak (%) (< 0: more than dense)")
     ax2.set_ylabel("training wall time (s, incl. rank selection)")
     ax2.set_title("training cost")
