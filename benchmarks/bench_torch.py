@@ -74,9 +74,10 @@ def parse_args(argv=None):
 
 
 ARGS = parse_args() if __name__ == "__main__" else None
-if ARGS is not None and ARGS.threads > 0:  # before numpy loads its BLAS
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
-        os.environ[var] = str(ARGS.threads)
+if ARGS is not None:  # before numpy loads its BLAS
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _machine import set_thread_env
+    set_thread_env(ARGS.threads)
 
 import time  # noqa: E402
 

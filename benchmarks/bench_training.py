@@ -194,9 +194,10 @@ def lowrank_network(sizes, ranks, seed=0):
     return MLP(layers, dtype=np.float32)
 
 
-def lowrank_config(sizes, ranks, X, y, lr, seed=0, substep=None):
-    """DLRT network with the given rank(s) per hidden layer; AdaptiveBUG + SGD at fixed ranks."""
-    net = lowrank_network(sizes, ranks, seed)
+def lowrank_config(sizes, ranks, X, y, lr, seed=0, substep=None, net=None):
+    """DLRT network with the given rank(s) per hidden layer; AdaptiveBUG + SGD at fixed ranks.
+    ``net``: an already built network with low-rank layers (then ``sizes`` is not used)."""
+    net = lowrank_network(sizes, ranks, seed) if net is None else net
     # FixedRank(): keep each layer's current rank (the ranks may differ between layers)
     integ = dlra.AdaptiveBUG(substep=substep or dlra.SGD(), truncation=dlra.FixedRank())
     pass_time = [0.0]
@@ -315,8 +316,8 @@ def run(widths, ranks_for=None, batch=None, repeat=7, repeat_large=3, lr=1e-3, p
     total = sum((len(ranks) + 2) * (rep + 1) for _, ranks, _, rep in plan)
     bar = None
     if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=total, desc="timing", unit="step", file=sys.stderr)
+        from dlra.progress import progress_bar  # drawn only on a terminal
+        bar = progress_bar(total=total, desc="timing", unit="step", file=sys.stderr)
     rows = []
     try:
         for w, ranks, b, rep in plan:

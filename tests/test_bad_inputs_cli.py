@@ -282,3 +282,37 @@ def test_console_entry_point_prints_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("dlra figures: error: --scripts") and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_divergence_checks_in_python_fire_only_on_divergence(checkpoint):
+    """The Trainer raises TrainingDiverged for a step size that blows up (explosion; a spike that
+    leaves chance accuracy) and stays silent on a hard problem at chance (random labels)."""
+    from dlra.data import load_mnist
+    from dlra.nn import MLP, Trainer, TrainingDiverged
+
+    _, folder = checkpoint
+    data = load_mnist(folder, validation=2)
+    for lr, match in ((1e30, "diverged"), (1e6, "exploded")):
+        trainer = Trainer(MLP.from_sizes([784, 8, 10], ranks=[2, None], rng=0), optimizer="sgd", lr=lr,
+                          batch_size=5, progress=False)
+        with pytest.raises(TrainingDiverged, match=match):
+            trainer.fit(data, 2)
+    rng = np.random.default_rng(1)
+    noise = {"x_train": rng.standard_normal((60, 6)).astype(np.float32), "y_train": rng.integers(0, 3, 60)}
+    trainer = Trainer(MLP.from_sizes([6, 5, 3], ranks=[2, None], rng=0), optimizer="sgd", lr=0.05,
+                      batch_size=10, progress=False)
+    history = trainer.fit(noise, 2)
+    assert len(history) == 2
+
+
+def test_spike_then_chance_accuracy_is_divergence(tmp_path, capsys):
+    """SGD with lr 3 on the embedded MNIST: the loss spikes (2.3 → 68) and the network dies at 11 %
+    training accuracy; this used to end with exit 0 and a 10 % test accuracy."""
+    status = run(["train", "--data-dir", "embedded", "--train-limit", "2000", "--widths", "32", "--rank", "8",
+                  "--optimizer", "sgd", "--lr", "3", "--epochs", "2", "--no-progress", "--no-plot",
+                  "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert status == 2 and "Traceback" not in out + err
+    (line,) = [line for line in err.splitlines() if "error:" in line]
+    assert "diverged" in line and "chance" in line and "lower the learning rate (--lr)" in line
+    assert not (tmp_path / "checkpoint.npz").exists()          # the collapsed epoch is not checkpointed

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
       "--substeps", "euler"], "rank-adaptive BUG / BUG"),
     (["benchmarks/bench_training.py", "--widths", "64", "--ranks", "4", "8", "--batch", "32", "--repeat", "1",
       "--no-files", "--no-progress"], "DLRT, r = 8"),
+    (["benchmarks/bench_lenet5.py", "--batch", "8", "--repeat", "1", "--no-files"], "numba DLRT r=9/16/28"),
 ])
 def test_benchmark_script_runs(args, expect):
     result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)

@@ -55,7 +55,7 @@ from .baselines import VanillaFactorGD
 from .checkpoint import CHECKPOINT_VERSION
 from .network import MLP
 
-__all__ = ["Trainer", "TrainingDiverged", "DIVERGENCE_FACTOR", "make_optimizer", "make_integrator", "training_parameter_counts", "DEFAULT_LR",
+__all__ = ["Trainer", "TrainingDiverged", "DIVERGENCE_FACTOR", "SPIKE_FACTOR", "make_optimizer", "make_integrator", "training_parameter_counts", "DEFAULT_LR",
            "CHECKPOINT_VERSION"]
 
 #: default learning rate (step size h) per optimiser name
@@ -64,6 +64,9 @@ DEFAULT_LR = {"adam": 3e-3, "sgd": 0.1, "momentum": 0.05}
 DEFAULT_TAU = 0.1
 #: a mini-batch loss above this multiple of the first step's loss (at least 1) means divergence
 DIVERGENCE_FACTOR = 1e3
+#: an epoch ending at chance accuracy after the loss spiked above this multiple of the first loss
+#: means divergence too (the weights blew up, then the network died)
+SPIKE_FACTOR = 10.0
 
 
 class TrainingDiverged(FloatingPointError):
@@ -399,6 +402,20 @@ class Trainer:
             raise self._diverged(f"the mini-batch loss exploded from {first:.4g} (first step) to {loss:.4g}",
                                  self.step)
 
+    def _check_collapse(self, row):
+        """Raise :class:`TrainingDiverged` after an epoch that ends with the training accuracy at
+        chance (≤ 1.5 / classes) when the mini-batch loss spiked above :data:`SPIKE_FACTOR` times
+        the first step's (at least 1) during the run: a step size that blew the weights up and left
+        a dead network, not a hard problem."""
+        if not self.rank_history or not np.isfinite(row.get("train_acc", np.nan)):
+            return
+        first = self.rank_history[0]["loss"]
+        peak = max(r["loss"] for r in self.rank_history)
+        if row["train_acc"] <= 1.5 / self.net.n_out and peak > SPIKE_FACTOR * max(abs(first), 1.0):
+            raise TrainingDiverged(f"diverged: the training accuracy is {row['train_acc']:.3f} (chance: "
+                                   f"{1 / self.net.n_out:.3f}) after epoch {self.epoch}, the mini-batch loss having "
+                                   f"spiked from {first:.4g} (first step) to {peak:.4g}; lower the learning rate")
+
     @property
     def current_lr(self):
         """Step size of the current epoch: lr · lr_decay^epoch (the gradient flow's time step h)."""
@@ -494,8 +511,9 @@ class Trainer:
                 callback(row)
             if out_dir is not None:
                 self.write_history(out_dir)
-                if self.epoch % checkpoint_every == 0 or self.epoch == epochs:
-                    self.save_checkpoint(out_dir / "checkpoint.npz")
+            self._check_collapse(row)  # a collapsed epoch is not checkpointed
+            if out_dir is not None and (self.epoch % checkpoint_every == 0 or self.epoch == epochs):
+                self.save_checkpoint(out_dir / "checkpoint.npz")
         return self.history
 
     def _epoch_row(self, loss, steps, passes, seconds, train, val, test):
