@@ -221,7 +221,7 @@ def test_comparison_script_quick(tmp_path, monkeypatch, capsys):
     _load_script("svd_comparison").main(["--quick", "--out", str(tmp_path), "--no-progress", "--epsilons", "0.05",
                                          "--taus", "0.1", "--vanilla-ranks", "8"])
     rows = list(csv.DictReader(open(tmp_path / "comparison.csv")))
-    assert {r["method"] for r in rows} == {"dense", "svd", "dlrt", "vanilla"}
+    assert {r["method"] for r in rows} == {"dense", "svd", "svd (poster rule)", "dlrt", "vanilla"}
     assert (tmp_path / "comparison.png").is_file() and (tmp_path / "comparison.md").is_file()
 
 
