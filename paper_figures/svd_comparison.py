@@ -173,7 +173,7 @@ def plot(summary, path, title):
                             yerr=[100 * r["test_acc_std"] for r in rows], marker=markers[method], capsize=3,
                             label=LABELS[method])
         for r, xi, yi in zip(rows, x, y):
-            ax1.annotate(r["setting"].replace(" ", ""), (xi, yi), textcoords="offset points", xytext=(4, -10),
+            ax1.annotate(r["setting"].replace(" = ", "="), (xi, yi), textcoords="offset points", xytext=(4, -10),
                          fontsize=7, color=line[0].get_color())
         ax2.errorbar([100 * r["compression_training_peak_mean"] for r in rows],
                      [r["train_seconds_mean"] for r in rows], yerr=[r["train_seconds_std"] for r in rows],
