@@ -156,6 +156,13 @@ def test_unwritable_out_is_refused_before_any_computation(tmp_path, capsys, comm
     assert blocker.read_text() == "x"
 
 
+@pytest.mark.parametrize("name", ["checkpoint.npz", "history.csv"])
+def test_output_file_name_taken_by_a_folder(tmp_path, capsys, name):
+    (tmp_path / name).mkdir()
+    status = run(["train", "--data-dir", "embedded", "--resume", "--out", str(tmp_path)] + TINY)
+    assert_user_error(capsys, status, "train", "--out", name, "not a file")
+
+
 # ------------------------------------------------------------------ corrupt checkpoints (--resume)
 def _rewrite(path, edit_meta=None, edit_arrays=None):
     with np.load(path) as npz:
@@ -316,3 +323,19 @@ def test_spike_then_chance_accuracy_is_divergence(tmp_path, capsys):
     (line,) = [line for line in err.splitlines() if "error:" in line]
     assert "diverged" in line and "chance" in line and "lower the learning rate (--lr)" in line
     assert not (tmp_path / "checkpoint.npz").exists()          # the collapsed epoch is not checkpointed
+
+
+def test_non_finite_weights_are_divergence_but_other_value_errors_are_not():
+    from dlra.nn import MLP, Trainer, TrainingDiverged
+
+    X, y = np.ones((4, 6)), np.array([0, 1, 2, 0])
+    net = MLP.from_sizes([6, 5, 3], ranks=[2, None], rng=0)
+    items = net.parameters()
+    items[1] = np.full_like(items[1], np.inf)
+    net.set_parameters(items)
+    with pytest.raises(TrainingDiverged, match="lower the learning rate"):
+        Trainer(net, optimizer="sgd", lr=0.1, progress=False).train_step(X, y)
+    healthy = Trainer(MLP.from_sizes([6, 5, 3], ranks=[2, None], rng=0), optimizer="sgd", lr=0.1, progress=False)
+    with pytest.raises(ValueError) as info:
+        healthy.train_step(np.ones((4, 7)), y)                   # a wrong batch is not a divergence
+    assert not isinstance(info.value, TrainingDiverged)

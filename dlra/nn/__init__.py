@@ -1,4 +1,5 @@
-"""Dynamical low-rank training (DLRT) support: a small numba-accelerated MLP (DESIGN.md §6).
+"""Dynamical low-rank training (DLRT) support: a small numba-accelerated MLP
+(Schotthöfer, Zangrando, Kusch, Ceruti & Tudisco, NeurIPS 2022).
 
 The network's parameters form a state of the core's multi-matrix contract (LowRank weights for
 low-rank layers, arrays for dense weights and (m × 1) bias columns), and
