@@ -39,10 +39,9 @@ import scipy.optimize
 from .errors import NonFiniteError
 from .field import VectorField, as_items, from_items, lowrank_indices
 from .integrators import make_integrator
-from .integrators.base import check_state
 from .lowrank import LowRank
 from .progress import progress_bar
-from .solve import LowRankSolution
+from .solve import LowRankSolution, _check_t_eval, _check_t_span, _initial_state
 
 __all__ = ["StepSizeController", "LowRankDenseOutput", "solve_adaptive", "AdaptiveSolution"]
 
@@ -233,18 +232,6 @@ def _check_events(events):
     return events
 
 
-def _prepare_state(Y0, rank, theta):
-    """Y0 as a list of items with orthonormal LowRank factors (a dense single matrix needs rank/theta)."""
-    if isinstance(Y0, np.ndarray):
-        if rank is None and theta is None:
-            raise ValueError("a dense Y0 needs rank= (or theta=) to start a low-rank method")
-        Y0 = LowRank.from_dense(Y0, rank=rank) if rank is not None else LowRank.from_dense(Y0, tol=theta)
-    items, multi = as_items(Y0, name="Y0")
-    check_state(items, name="Y0")
-    return [item.orthonormalize() if isinstance(item, LowRank) and not item.is_orthonormal(atol=1e-8)
-            else item for item in items], multi
-
-
 def _initial_step(field, integrator, t0, items, span):
     from .integrators import tangent_projection
 
@@ -284,22 +271,15 @@ def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_e
     events = _check_events(events)
     if dense_output_kind not in ("hermite", "linear"):
         raise ValueError(f"dense_output_kind must be 'hermite' or 'linear', got {dense_output_kind!r}")
-    try:
-        t0, t1 = (float(v) for v in t_span)
-    except (TypeError, ValueError):
-        raise ValueError(f"t_span must be a pair (t0, t1) of numbers, got {t_span!r}") from None
-    if not (np.isfinite(t0) and np.isfinite(t1)) or t1 <= t0:
-        raise ValueError(f"t_span must satisfy t0 < t1 (both finite), got {t_span!r}")
+    t0, t1 = _check_t_span(t_span)
     if t_eval is not None:
-        t_eval = np.atleast_1d(np.asarray(t_eval, dtype=float))
-        if t_eval.ndim != 1 or not np.all(np.isfinite(t_eval)) or np.any(np.diff(t_eval) <= 0):
-            raise ValueError("t_eval must be a strictly increasing 1-D sequence of finite numbers")
-        if t_eval[0] < t0 - 1e-12 or t_eval[-1] > t1 + 1e-12:
-            raise ValueError(f"t_eval must lie inside t_span = ({t0}, {t1})")
+        t_eval = _check_t_eval(t_eval, t0, t1)
     if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
 
-    items, multi = _prepare_state(Y0, rank, theta)
+    items, multi = _initial_state(Y0, integrator, rank, theta)
+    items = [item.orthonormalize() if isinstance(item, LowRank) and not item.is_orthonormal(atol=1e-8)
+             else item for item in items]
     if max_norm == "auto":
         max_norm = 1e8 * max(1.0, _norm(items))
     elif max_norm is not None and (isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real)

@@ -117,6 +117,16 @@ def _state_work(items):
     return work
 
 
+def _check_t_span(t_span):
+    try:
+        t0, t1 = (float(v) for v in t_span)
+    except (TypeError, ValueError):
+        raise ValueError(f"t_span must be a pair (t0, t1) of numbers, got {t_span!r}") from None
+    if not (np.isfinite(t0) and np.isfinite(t1)) or t1 <= t0:
+        raise ValueError(f"t_span must satisfy t0 < t1 (both finite), got {t_span!r}")
+    return t0, t1
+
+
 def _check_t_eval(t_eval, t0, t1):
     try:
         t_eval = np.atleast_1d(np.asarray(t_eval, dtype=float))
@@ -240,12 +250,7 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, save=None, ra
     resolve_threads(threads)  # a bad value (or DLRA_NUM_THREADS) fails here, by name
 
     # ---- t_span, h, t_eval, save
-    try:
-        t0, t1 = (float(v) for v in t_span)
-    except (TypeError, ValueError):
-        raise ValueError(f"t_span must be a pair (t0, t1) of numbers, got {t_span!r}") from None
-    if not (np.isfinite(t0) and np.isfinite(t1)) or t1 <= t0:
-        raise ValueError(f"t_span must satisfy t0 < t1 (both finite), got {t_span!r}")
+    t0, t1 = _check_t_span(t_span)
     h = check_real(h, "h", positive=True)
     if (t1 - t0) / h > MAX_STEPS:
         raise ValueError(f"h = {h:g} needs {math.ceil((t1 - t0) / h):.3g} steps on t_span = ({t0:g}, {t1:g}), "
