@@ -91,7 +91,7 @@ def markdown(summary, args, source, choice, minutes):
         "(mean ± std). Compression = 1 − parameters / dense parameters (431,080, biases included), a conv "
         f"layer counted as the matrix out × in·k·k. Target: accuracy ≥ slide − 0.5 at compression ≥ slide − 3 "
         f"points; dense ≥ {DENSE_TARGET} %. Wall time of the table's runs (sum, selection excluded, on a shared "
-        f"2-core machine at load ≈ 10): {minutes:.0f} min.",
+        f"2-core machine): {minutes:.0f} min.",
         "",
         "Compression columns: *slides' counting* (Σ r(m+1) + 5,000 of 430,500 for inference; "
         "Σ [5r(m+n) + 12r²] + 10,000 of 861,000 for training — the formulas that reproduce the slides' "
