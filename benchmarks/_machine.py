@@ -5,7 +5,7 @@ import os
 import platform
 import subprocess
 
-__all__ = ["cpu_model"]
+__all__ = ["cpu_model", "set_thread_env"]
 
 
 def cpu_model():
@@ -19,3 +19,11 @@ def cpu_model():
     except (OSError, subprocess.CalledProcessError):
         pass
     return f"{cpu}, {os.cpu_count()} logical CPUs"
+
+
+def set_thread_env(n):
+    """Ask every BLAS/OpenMP runtime for ``n`` threads (n > 0) through the environment; call it
+    before numpy is imported."""
+    if n > 0:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+            os.environ[var] = str(n)

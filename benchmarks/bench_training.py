@@ -4,11 +4,12 @@ Network ``784 → w → w → w → w → 10`` (ReLU, softmax cross-entropy, flo
 layers low-rank with rank r (``MLP.from_sizes(sizes, ranks=r)``), the output layer dense. For each
 width w (default 500 with batch 256, and the paper's 5120 with batch 500) the script times
 
-* **DLRT step** — ``AdaptiveBUG(substep=SGD(), truncation=FixedRank(r)).step(net.vector_field(X, y),
+* **DLRT step** — ``AdaptiveBUG(substep=Adam(), truncation=FixedRank(r)).step(net.vector_field(X, y),
   t, net.parameters(), h=lr)`` followed by ``net.set_parameters(new)`` (fixed rank r so that every
-  repetition does the same work; the rank-adaptive rule costs the same apart from its choice);
+  repetition does the same work; the rank-adaptive rule costs the same apart from its choice); the
+  optimiser is Adam as in training (``--optimizer sgd``: plain SGD = one explicit Euler substep);
 * **dense step (FullRank)** — the same integrator path on the dense network:
-  ``FullRank(substep=SGD()).step(...)`` + ``set_parameters``;
+  ``FullRank(substep=Adam()).step(...)`` + ``set_parameters`` (same optimiser);
 * **dense step (raw)** — ``net.gradients(X, y)`` (one forward + backward pass) and the in-place
   update ``W -= lr ∇W`` — the least a dense SGD step can cost with these kernels;
 * **prediction** — ``net.predict(X)`` (forward pass + argmax) on the same batch, for the dense
@@ -20,9 +21,9 @@ region. The repetitions are **interleaved**: each round times every configuratio
 order rotated from round to round, so that the load of a shared machine hits dense and low-rank
 alike; the reported numbers are medians over the rounds and the ratios are formed from medians
 measured in the same run. Each DLRT step is split (``dlra.timing`` plus a wrapper around the
-network's callback) into the network's forward/backward **pass**, the factored-gradient
-**products** F V, Fᵀ U, Uᵀ F V, **QR/SVD** (augmented bases, core SVD) and **other** (the rest:
-basis products, SGD axpys, argument checks, Python).
+network's callback) into the network's forward/backward **pass**, the **products** (factored
+gradients F V, Fᵀ U, Uᵀ F V, basis products, the optimiser's updates and moment rotations),
+**QR/SVD** (augmented bases, core SVD) and **other** (the rest: copies, argument checks, Python).
 
 Usage (from the repository root)::
 
@@ -47,6 +48,7 @@ import sys
 DEFAULT_RANKS = {500: [5, 10, 20, 40, 80, 160], 5120: [5, 20, 80, 320]}
 DEFAULT_BATCH = {500: 256, 5120: 500}
 RAW = "dense (F + SGD update)"
+OPTIMIZERS = {"adam": "Adam", "sgd": "SGD"}
 QUICK = {"widths": [500], "ranks": {500: [5, 20, 80]}, "repeat": 5}
 
 
@@ -61,6 +63,8 @@ def parse_args(argv=None):
     p.add_argument("--repeat", type=int, default=7, help="interleaved rounds at widths ≤ 1000 (median)")
     p.add_argument("--repeat-large", type=int, default=3, help="rounds at widths > 1000 (dense steps take seconds)")
     p.add_argument("--lr", type=float, default=1e-3, help="learning rate = step size h")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam",
+                   help="substep of the DLRT and FullRank steps (default adam, as in training)")
     p.add_argument("--quick", action="store_true", help="smoke run: width 500, ranks 5 20 80, 5 rounds")
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1; 0 leaves them alone)")
     p.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)),
@@ -154,10 +158,15 @@ def make_data(width, batch, seed=0):
     return X, y
 
 
-def dense_configs(sizes, X, y, lr, seed=0):
-    """Dense network: FullRank + SGD step, raw F + in-place SGD step, prediction."""
+def make_substep(optimizer):
+    """``dlra.Adam()`` or ``dlra.SGD()`` for the name ``"adam"`` / ``"sgd"``."""
+    return getattr(dlra, OPTIMIZERS[optimizer])()
+
+
+def dense_configs(sizes, X, y, lr, seed=0, optimizer="sgd"):
+    """Dense network: FullRank + optimiser step, raw F + in-place SGD step, prediction."""
     net = MLP.from_sizes(sizes, ranks=None, dtype=np.float32, rng=seed)
-    full = dlra.FullRank(substep=dlra.SGD())
+    full = dlra.FullRank(substep=make_substep(optimizer))
 
     def step_full():
         net.set_parameters(full.step(net.vector_field(X, y), 0.0, net.parameters(), h=lr))
@@ -171,7 +180,7 @@ def dense_configs(sizes, X, y, lr, seed=0):
     def predict():
         return net.predict(X)
 
-    return [Config("dense (FullRank + SGD)", None, net, step_full, predict),
+    return [Config(f"dense (FullRank + {OPTIMIZERS[optimizer]})", None, net, step_full, predict),
             Config(RAW, None, net, step_raw, None)]
 
 
@@ -194,9 +203,10 @@ def lowrank_network(sizes, ranks, seed=0):
     return MLP(layers, dtype=np.float32)
 
 
-def lowrank_config(sizes, ranks, X, y, lr, seed=0, substep=None):
-    """DLRT network with the given rank(s) per hidden layer; AdaptiveBUG + SGD at fixed ranks."""
-    net = lowrank_network(sizes, ranks, seed)
+def lowrank_config(sizes, ranks, X, y, lr, seed=0, substep=None, net=None):
+    """DLRT network with the given rank(s) per hidden layer; AdaptiveBUG + ``substep`` (default SGD) at
+    fixed ranks. ``net``: an already built network with low-rank layers (then ``sizes`` is not used)."""
+    net = lowrank_network(sizes, ranks, seed) if net is None else net
     # FixedRank(): keep each layer's current rank (the ranks may differ between layers)
     integ = dlra.AdaptiveBUG(substep=substep or dlra.SGD(), truncation=dlra.FixedRank())
     pass_time = [0.0]
@@ -268,11 +278,12 @@ def _median_split(cfg):
     return cfg.splits[int(order[len(order) // 2])]
 
 
-def bench_width(width, ranks, batch, repeat, lr, progress=None, seed=0):
+def bench_width(width, ranks, batch, repeat, lr, progress=None, seed=0, optimizer="adam"):
     """Rows (dicts) for one width: dense references and DLRT at each rank."""
     sizes = [784, width, width, width, width, 10]
     X, y = make_data(width, batch, seed)
-    configs = dense_configs(sizes, X, y, lr, seed) + [lowrank_config(sizes, r, X, y, lr, seed) for r in ranks]
+    configs = dense_configs(sizes, X, y, lr, seed, optimizer) + [
+        lowrank_config(sizes, r, X, y, lr, seed, substep=make_substep(optimizer)) for r in ranks]
     load0 = os.getloadavg()[0]
     nthreads = blas_threads()[1]
     run_rounds(configs, repeat, progress)
@@ -286,7 +297,7 @@ def bench_width(width, ranks, batch, repeat, lr, progress=None, seed=0):
         pred = float(np.median(cfg.predicts)) if cfg.predicts else float("nan")
         counts = cfg.net.parameter_counts()
         row = {
-            "width": width, "batch": batch, "method": cfg.method,
+            "width": width, "batch": batch, "method": cfg.method, "optimizer": optimizer,
             "rank": "" if cfg.rank is None else cfg.rank,
             "step_ms": 1e3 * step, "predict_ms": 1e3 * pred,
             "step_ratio": step / dense_step, "step_ratio_raw": step / raw_step,
@@ -303,7 +314,7 @@ def bench_width(width, ranks, batch, repeat, lr, progress=None, seed=0):
     return rows
 
 
-def run(widths, ranks_for=None, batch=None, repeat=7, repeat_large=3, lr=1e-3, progress=True):
+def run(widths, ranks_for=None, batch=None, repeat=7, repeat_large=3, lr=1e-3, progress=True, optimizer="adam"):
     """Time every width; returns the list of rows (see :func:`bench_width`)."""
     ranks_for = ranks_for or {}
     plan = []
@@ -315,14 +326,14 @@ def run(widths, ranks_for=None, batch=None, repeat=7, repeat_large=3, lr=1e-3, p
     total = sum((len(ranks) + 2) * (rep + 1) for _, ranks, _, rep in plan)
     bar = None
     if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=total, desc="timing", unit="step", file=sys.stderr)
+        from dlra.progress import progress_bar  # drawn only on a terminal
+        bar = progress_bar(total=total, desc="timing", unit="step", file=sys.stderr)
     rows = []
     try:
         for w, ranks, b, rep in plan:
             if bar is not None:
                 bar.set_description(f"width {w}")
-            rows += bench_width(w, ranks, b, rep, lr, bar)
+            rows += bench_width(w, ranks, b, rep, lr, bar, optimizer=optimizer)
     finally:
         if bar is not None:
             bar.close()
@@ -330,7 +341,7 @@ def run(widths, ranks_for=None, batch=None, repeat=7, repeat_large=3, lr=1e-3, p
 
 
 # ---------------------------------------------------------------------------------- output
-CSV_FIELDS = ["width", "batch", "method", "rank", "step_ms", "predict_ms", "step_ratio", "step_ratio_raw",
+CSV_FIELDS = ["width", "batch", "method", "optimizer", "rank", "step_ms", "predict_ms", "step_ratio", "step_ratio_raw",
               "predict_ratio", "step_min_ms", "step_max_ms", "pass_ms", "products_ms", "qr_svd_ms", "other_ms",
               "params_inference", "repeat", "load1_start", "load1_end", "blas_threads"]
 
@@ -349,7 +360,7 @@ def read_rows(path):
         for raw in csv.DictReader(fh):
             row = {}
             for k, v in raw.items():
-                if v == "" or k in ("method", "rank"):
+                if v == "" or k in ("method", "rank", "optimizer"):
                     row[k] = v
                 else:
                     try:
@@ -399,13 +410,14 @@ def write_figure(paths, rows):
         raw = next(r for r in wr if r["method"] == RAW)
         lr = [r for r in wr if r["rank"] != ""]
         ranks = [int(r["rank"]) for r in lr]
+        opt = OPTIMIZERS.get(dense.get("optimizer") or "sgd", "SGD")
         for row_i, (key, ratio_key, what) in enumerate((("step_ms", "step_ratio", "training step"),
                                                         ("predict_ms", "predict_ratio", "prediction"))):
             ax = axes[row_i, col]
             t = [r[key] for r in lr]
-            ax.plot(ranks, t, "o-", color="C0", label="DLRT (rank-adaptive BUG + SGD, fixed r)"
+            ax.plot(ranks, t, "o-", color="C0", label=f"DLRT (rank-adaptive BUG + {opt}, fixed r)"
                     if row_i == 0 else "low-rank network")
-            ax.axhline(dense[key], color="C3", ls="--", label="dense (FullRank + SGD)"
+            ax.axhline(dense[key], color="C3", ls="--", label=f"dense (FullRank + {opt})"
                        if row_i == 0 else "dense network")
             if row_i == 0:
                 ax.axhline(raw["step_ms"], color="C1", ls=":", label="dense (F + SGD update)")
@@ -428,7 +440,8 @@ def write_figure(paths, rows):
             ax.legend(fontsize=8, loc="best")
     nthreads = rows[0].get("blas_threads", "?")
     fig.suptitle(f"784→w→w→w→w→10, float32, {nthreads} BLAS thread{'s' if nthreads != 1 else ''}\n"
-                 "labels: low-rank / dense (FullRank + SGD) time, medians of one interleaved run", fontsize=10)
+                 "labels: low-rank / dense (FullRank, same optimiser) time, medians of one interleaved run",
+                 fontsize=10)
     fig.tight_layout()
     for path in paths:
         path = os.fspath(path)
@@ -451,7 +464,8 @@ def main(args):
         ranks_for = {w: args.ranks for w in widths} if args.ranks else {}
     info = machine_info()
     t0 = time.perf_counter()
-    rows = run(widths, ranks_for, args.batch, repeat, args.repeat_large, args.lr, progress=not args.no_progress)
+    rows = run(widths, ranks_for, args.batch, repeat, args.repeat_large, args.lr, progress=not args.no_progress,
+               optimizer=args.optimizer)
     info["load average (1, 5, 15 min) at end"] = "%.2f, %.2f, %.2f" % os.getloadavg()
     info["wall time of the run"] = f"{time.perf_counter() - t0:.0f} s"
     print(markdown_tables(rows))

@@ -8,10 +8,11 @@ interchangeable integrators that touch F only through F V, Fᴴ U and Uᴴ F V.
 >>> sol = dlra.solve(problem.F, problem.Y0, (0, 1), h=0.05, method="bug")
 """
 from . import problems, substep, tableaux, truncation
-from .field import NonFiniteError, VectorField, gradient_flow
+from .errors import BlowUpError, NonFiniteError, SubstepFailure
+from .field import VectorField, gradient_flow
 from .adaptive import StepSizeController
 from .fields import LinearMatrixField
-from .integrators import (BUG, METHODS, AdaptiveBUG, AugmentedBUG, FullRank, Integrator, MidpointBUG,
+from .integrators import (BUG, METHODS, make_integrator, AdaptiveBUG, AugmentedBUG, FullRank, Integrator, MidpointBUG,
                           NaiveFactorODE, ParallelBUG, ProjectedEuler, ProjectedRK, ProjectorSplitting)
 from .lowrank import LowRank
 from .solve import LowRankSolution, solve
@@ -23,7 +24,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "LowRank", "solve", "LowRankSolution", "gradient_flow", "VectorField", "NonFiniteError", "LinearMatrixField",
-    "StepSizeController",
+    "BlowUpError", "SubstepFailure", "make_integrator", "StepSizeController",
     "METHODS", "Integrator", "ProjectedEuler", "ProjectedRK", "ProjectorSplitting", "BUG",
     "AugmentedBUG", "AdaptiveBUG", "ParallelBUG", "MidpointBUG", "NaiveFactorODE", "FullRank",
     "RungeKutta", "ExplicitEuler", "ScipyIVP", "ClosedForm", "SGD", "Adam",

@@ -21,8 +21,9 @@ Dense output: between accepted steps the cubic Hermite interpolant of Y_n, Y_{n+
 derivatives Ẏ = P(Y)F(t, Y) at both nodes (one extra evaluation of F per node, on first use),
 retracted to rank max(r_n, r_{n+1}) by a truncated SVD (Absil & Oseledets, "Low-rank retractions:
 a survey and new results", Comput. Optim. Appl. 62, 2015): exact at the nodes, O(h⁴) interpolation
-error in between (so the integrator's own error dominates); ``dense_output_kind="linear"`` gives
-the retracted secant (O(h²), no evaluations). Events follow ``solve_ivp``: functions
+error in between; ``dense_output_kind="linear"`` gives the retracted secant (O(h²), no
+evaluations). The interpolation error is not part of the step-size control: inside long steps
+of a stiff problem it can exceed the tolerance (use ``h_max`` to bound the steps). Events follow ``solve_ivp``: functions
 ``event(t, Y)`` with optional attributes ``terminal`` and ``direction``, located by ``brentq``
 on the dense output.
 """
@@ -34,11 +35,13 @@ from dataclasses import dataclass, field as dc_field
 
 import numpy as np
 import scipy.optimize
-from tqdm import tqdm
 
-from .field import NonFiniteError, VectorField, as_items, from_items, lowrank_indices
-from .integrators.base import check_state
+from .errors import NonFiniteError
+from .field import VectorField, as_items, from_items, lowrank_indices
+from .integrators import make_integrator
 from .lowrank import LowRank
+from .progress import progress_bar
+from .solve import LowRankSolution, _check_t_eval, _check_t_span, _initial_state
 
 __all__ = ["StepSizeController", "LowRankDenseOutput", "solve_adaptive", "AdaptiveSolution"]
 
@@ -203,37 +206,18 @@ class LowRankDenseOutput:
 
 
 @dataclass
-class AdaptiveSolution:
-    """Result of :func:`solve_adaptive` (the attributes of :class:`dlra.solve.LowRankSolution` plus
-    ``sol``, ``t_events``, ``Y_events``, ``nrejected``, ``h_steps``)."""
+class AdaptiveSolution(LowRankSolution):
+    """Result of :func:`solve_adaptive`: the attributes of :class:`dlra.solve.LowRankSolution` plus
+    ``nrejected`` (rejected step attempts), ``h_steps`` (accepted step sizes), ``sol`` (the dense
+    output, with ``dense_output=True``), ``t_events``/``Y_events`` (with ``events``) and the
+    ``controller``."""
 
-    t: np.ndarray
-    Y: list
-    t_steps: np.ndarray
-    ranks: np.ndarray
-    discarded: list
-    nfev: int
-    nsteps: int
-    status: int
-    message: str
-    method: str
-    wall_time: float = 0.0
-    time_in_F: float = 0.0
     nrejected: int = 0
     h_steps: np.ndarray = None
     sol: LowRankDenseOutput = None
     t_events: list = None
     Y_events: list = None
-    integrator: object = dc_field(default=None, repr=False)
     controller: StepSizeController = dc_field(default=None, repr=False)
-
-    @property
-    def success(self):
-        return self.status >= 0
-
-    @property
-    def truncation_errors(self):
-        return np.array([np.sqrt(sum(float(np.sum(np.abs(d) ** 2)) for d in step)) for step in self.discarded])
 
 
 def _check_events(events):
@@ -246,18 +230,6 @@ def _check_events(events):
         if not callable(ev):
             raise TypeError(f"events[{k}] must be callable event(t, Y), got {type(ev).__name__}")
     return events
-
-
-def _prepare_state(Y0, rank, theta):
-    """Y0 as a list of items with orthonormal LowRank factors (a dense single matrix needs rank/theta)."""
-    if isinstance(Y0, np.ndarray):
-        if rank is None and theta is None:
-            raise ValueError("a dense Y0 needs rank= (or theta=) to start a low-rank method")
-        Y0 = LowRank.from_dense(Y0, rank=rank) if rank is not None else LowRank.from_dense(Y0, tol=theta)
-    items, multi = as_items(Y0, name="Y0")
-    check_state(items, name="Y0")
-    return [item.orthonormalize() if isinstance(item, LowRank) and not item.is_orthonormal(atol=1e-8)
-            else item for item in items], multi
 
 
 def _initial_step(field, integrator, t0, items, span):
@@ -276,45 +248,45 @@ def _initial_step(field, integrator, t0, items, span):
 
 
 def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_eval=None, dense_output=False,
-                   events=None, dense_output_kind="hermite", rank=None, theta=None, truncation=None, substep=None, progress=False,
-                   max_steps=100000, **options):
+                   events=None, dense_output_kind="hermite", rank=None, theta=None, truncation=None,
+                   substep=None, progress=False,
+                   max_steps=100000, max_norm="auto", step_callback=None, **options):
     """Integrate Ẏ = P(Y) F(t, Y) with step-size control by step doubling (module docstring).
 
     Usually called as ``dlra.solve(F, Y0, t_span, h=StepSizeController(rtol, atol), method=...)``.
     The remaining arguments are those of :func:`dlra.solve`; in addition ``dense_output=True`` gives
     ``sol.sol(t)`` and ``events`` (callables ``event(t, Y)``, attributes ``terminal``/``direction``
     as in ``solve_ivp``) fills ``sol.t_events`` / ``sol.Y_events``. Without ``t_eval`` the states at
-    the accepted steps are returned.
+    the accepted steps are returned. ``max_norm`` and ``step_callback`` (called after every accepted
+    step) act as in :func:`dlra.solve`.
     """
-    from .solve import _make_integrator
-
     if controller is None:
         controller = StepSizeController()
     if not isinstance(controller, StepSizeController):
         raise TypeError(f"h must be a positive number or a StepSizeController, got {type(controller).__name__}")
-    integrator = _make_integrator(method, substep, truncation, theta, options)
+    integrator = make_integrator(method, substep=substep, truncation=truncation, theta=theta, **options)
     order = getattr(integrator, "order", None)
     if not isinstance(order, numbers.Real) or order < 1:
         raise ValueError(f"method {integrator.name!r} has no classical order; step doubling needs one")
     events = _check_events(events)
     if dense_output_kind not in ("hermite", "linear"):
         raise ValueError(f"dense_output_kind must be 'hermite' or 'linear', got {dense_output_kind!r}")
-    try:
-        t0, t1 = (float(v) for v in t_span)
-    except (TypeError, ValueError):
-        raise ValueError(f"t_span must be a pair (t0, t1) of numbers, got {t_span!r}") from None
-    if not (np.isfinite(t0) and np.isfinite(t1)) or t1 <= t0:
-        raise ValueError(f"t_span must satisfy t0 < t1 (both finite), got {t_span!r}")
+    t0, t1 = _check_t_span(t_span)
     if t_eval is not None:
-        t_eval = np.atleast_1d(np.asarray(t_eval, dtype=float))
-        if t_eval.ndim != 1 or not np.all(np.isfinite(t_eval)) or np.any(np.diff(t_eval) <= 0):
-            raise ValueError("t_eval must be a strictly increasing 1-D sequence of finite numbers")
-        if t_eval[0] < t0 - 1e-12 or t_eval[-1] > t1 + 1e-12:
-            raise ValueError(f"t_eval must lie inside t_span = ({t0}, {t1})")
+        t_eval = _check_t_eval(t_eval, t0, t1)
     if isinstance(max_steps, bool) or not isinstance(max_steps, numbers.Integral) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
 
-    items, multi = _prepare_state(Y0, rank, theta)
+    items, multi = _initial_state(Y0, integrator, rank, theta)
+    items = [item.orthonormalize() if isinstance(item, LowRank) and not item.is_orthonormal(atol=1e-8)
+             else item for item in items]
+    if max_norm == "auto":
+        max_norm = 1e8 * max(1.0, _norm(items))
+    elif max_norm is not None and (isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real)
+                                   or not max_norm > 0):
+        raise ValueError(f"max_norm must be positive, 'auto' or None, got {max_norm!r}")
+    if step_callback is not None and not callable(step_callback):
+        raise TypeError(f"step_callback must be callable (t, Y, step_info), got {type(step_callback).__name__}")
     field = VectorField(F, multi, [item.shape for item in items])
     lr = lowrank_indices(items)
     span = t1 - t0
@@ -333,7 +305,7 @@ def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_e
     status, message = 0, "the solver successfully reached the end of the integration interval"
     start = time.perf_counter()
     t = t0
-    bar = tqdm(total=span, desc=f"dlra adaptive {integrator.name}", disable=not progress, leave=False)
+    bar = progress_bar(total=span, enabled=progress, desc=f"dlra adaptive {integrator.name}", leave=False)
     try:
         while t < t1 and status == 0:
             if len(ts) > max_steps:
@@ -353,15 +325,16 @@ def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_e
                     fine = as_items(integrator.step(field, t + h / 2, from_items(half, multi), h / 2))[0]
                     info_fine = integrator.last_step
                     err = _difference_norm(fine, big) / factor_p / controller.scale(items, fine)
-            except (NonFiniteError, np.linalg.LinAlgError, ValueError) as exc:
-                if isinstance(exc, ValueError) and "finite" not in str(exc):
-                    raise
+            except (NonFiniteError, np.linalg.LinAlgError):
                 err = np.inf
             if not np.isfinite(err) or err > 1.0:
                 controller.nrejected += 1
                 h *= controller.min_factor if not np.isfinite(err) else \
                     min(1.0, controller.factor(err, order))
                 continue
+            if max_norm is not None and _norm(fine) > max_norm:
+                status, message = -2, f"blow-up at t = {t + h:.6g}: ‖Y‖ exceeds max_norm = {max_norm:.3g}"
+                break
             controller.naccepted += 1
             t_new = t + h
             if t_new >= t1 - 1e-12 * max(1.0, abs(t1)):
@@ -382,7 +355,8 @@ def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_e
                     ev_values[k] = new_value
                     direction = getattr(ev, "direction", 0)
                     crosses = (old_value < 0 < new_value or old_value > 0 > new_value or new_value == 0 != old_value)
-                    if not crosses or (direction > 0 and new_value < old_value) or (direction < 0 and new_value > old_value):
+                    wrong_way = (direction > 0 and new_value < old_value) or (direction < 0 and new_value > old_value)
+                    if not crosses or wrong_way:
                         continue
                     root = t_new if new_value == 0 else scipy.optimize.brentq(
                         lambda s: float(ev(s, piece(s))), t, t_new, xtol=1e-12 * max(1.0, abs(t_new)))
@@ -397,6 +371,9 @@ def solve_adaptive(F, Y0, t_span, controller=None, method="midpoint_bug", *, t_e
                     t_new = stop_at
                     status, message = 1, f"a terminal event occurred at t = {stop_at:.6g}"
             items, t = states[-1], t_new
+            if status == 0 and step_callback is not None and step_callback(t, from_items(items, multi), info_fine):
+                status, message = 1, f"stopped by step_callback at t = {t:.6g}"
+                break
             h *= controller.factor(err, order)
             h = min(h, controller.h_max)
     finally:

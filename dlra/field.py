@@ -1,4 +1,4 @@
-"""The vector-field contract (DESIGN.md §3).
+"""The vector-field contract: what a user callback ``F(t, Y)`` receives and may return.
 
 A user callback ``F(t, Y)`` receives the state and returns, for every low-rank matrix in it, one of
 
@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
+from .errors import NonFiniteError
 from .linalg import all_finite
 from .lowrank import LowRank
 from .timing import TIMERS
@@ -40,10 +41,6 @@ __all__ = [
     "lowrank_indices",
     "dense_indices",
 ]
-
-
-class NonFiniteError(FloatingPointError):
-    """The vector field produced NaN or inf (or the state did)."""
 
 
 # ---------------------------------------------------------------------------------- state
@@ -81,6 +78,19 @@ def _check_finite(a, what):
     return a
 
 
+def _check_product(out, shape, what):
+    """The product as an array of the expected shape (a user operator may return anything)."""
+    out = np.asarray(out)
+    if out.shape != tuple(shape):
+        raise ValueError(f"F(t, Y): {what} has shape {out.shape}, expected {tuple(shape)} (check the "
+                         "matmat/rmatmat of the returned operator)")
+    if out.dtype.kind not in "fc":
+        if out.dtype.kind not in "biu":
+            raise TypeError(f"F(t, Y): {what} has dtype {out.dtype}, expected a floating or complex array")
+        out = out.astype(np.float64)
+    return out
+
+
 class FieldValue:
     """One returned F (for one matrix of the state) seen through its products.
 
@@ -112,7 +122,7 @@ class FieldValue:
             out = F @ V
         else:
             out = F.matmat(V)
-        out = np.asarray(out)
+        out = _check_product(out, (self.shape[0],) + V.shape[1:], f"F V (matrix {self.index})")
         TIMERS["F"] += time.perf_counter() - start
         return _check_finite(out, f"F V (matrix {self.index})")
 
@@ -128,7 +138,7 @@ class FieldValue:
             out = F.conj().T @ U
         else:
             out = F.rmatmat(U)
-        out = np.asarray(out)
+        out = _check_product(out, (self.shape[1],) + U.shape[1:], f"Fᴴ U (matrix {self.index})")
         TIMERS["F"] += time.perf_counter() - start
         return _check_finite(out, f"Fᴴ U (matrix {self.index})")
 
@@ -151,7 +161,8 @@ class FieldValue:
         elif scipy.sparse.issparse(F):
             out = F.toarray()
         else:
-            out = np.asarray(F.matmat(np.eye(F.shape[1], dtype=F.dtype)))
+            out = _check_product(F.matmat(np.eye(F.shape[1], dtype=F.dtype)), self.shape,
+                                 f"F (item {self.index})")
         TIMERS["F"] += time.perf_counter() - start
         return _check_finite(out, f"F (item {self.index})")
 

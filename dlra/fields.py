@@ -3,7 +3,7 @@
 Matrix ODEs from PDEs (heat, Lyapunov, Riccati, Allen–Cahn, Vlasov) have a linear part whose
 operators A (m×m) and B (n×n) act on the two sides of Y, a source C(t) and possibly a remaining
 nonlinear term N. A :class:`LinearMatrixField` knows this structure and gives the K-, L- and S-flows
-of the integrators (DESIGN.md §1) in **reduced form**, with the projected operators formed once per
+of the integrators in **reduced form**, with the projected operators formed once per
 substep instead of re-applying F in every stage:
 
     K-step (V fixed):  K̇ = A K G_V + K (Vᴴ Bᴴ V) + C V + N(t, K Vᴴ) V,         G_V = Vᴴ V
@@ -18,8 +18,8 @@ Carrel & Vandereycken, "Projected exponential methods for stiff dynamical low-ra
 problems", arXiv:2312.00172 (2023).
 
 Called as ``F(t, Y)`` the field is an ordinary callback of the contract (:mod:`dlra.field`): for a
-low-rank Y it returns the low-rank matrix (A U) S Vᴴ + U S (B V)ᴴ + C (+ N as a LinearOperator
-sum when N or C is not low-rank), for a dense Y the dense matrix — so every integrator, the
+low-rank Y it returns a LinearOperator applying (A U) S Vᴴ + U S (B V)ᴴ + C + N through products
+with bases (:class:`StructuredValue`), for a dense Y the dense matrix — so every integrator, the
 diagnostics and the full-rank reference work unchanged, and the reduced forms are an
 optimisation that must agree with that path to round-off.
 """
@@ -36,7 +36,7 @@ from .field import FieldValue
 from .lowrank import LowRank
 from .timing import TIMERS, timed
 
-__all__ = ["LinearMatrixField", "LinearSide", "SylvesterPart", "ReducedFlow"]
+__all__ = ["LinearMatrixField", "LinearSide", "SylvesterPart", "ReducedFlow", "StructuredValue"]
 
 #: operators of at most this size are densified once for exponentials and Sylvester solves
 DENSE_LIMIT = 2048
@@ -244,7 +244,8 @@ class ReducedFlow:
     ``flow(t, z)`` = 𝓛 z[0]·(Gram factors) + g(t, z); ``remainder(t, z)`` = g (source and N
     projected); ``linear`` is the :class:`SylvesterPart` (None when the bases are not
     orthonormal, where 𝓛 is not a Sylvester operator). One call of either counts as one
-    evaluation of F.
+    evaluation of F; ``initial(t, z)`` is the derivative at a state where F has already been
+    evaluated (not counted again).
     """
 
     def __init__(self, field, flow, apply_linear, linear, source, nonlinear):
@@ -252,11 +253,9 @@ class ReducedFlow:
         self._apply_linear, self.linear = apply_linear, linear
         self._source, self._nonlinear = source, nonlinear
 
-    def _count(self):
-        self.field.nfev += 1
-
-    def remainder(self, t, z):
-        self._count()
+    def remainder(self, t, z, count=True):
+        if count:
+            self.field.nfev += 1
         start = time.perf_counter()
         out = self._source(t)
         if self._nonlinear is not None:
@@ -269,8 +268,11 @@ class ReducedFlow:
             out = np.zeros_like(z[0])
         return [out]
 
-    def __call__(self, t, z):
-        g = self.remainder(t, z)[0]
+    def initial(self, t, z):
+        return self(t, z, count=False)
+
+    def __call__(self, t, z, count=True):
+        g = self.remainder(t, z, count)[0]
         start = time.perf_counter()
         out = self._apply_linear(z[0]) + g
         elapsed = time.perf_counter() - start
@@ -347,29 +349,13 @@ class LinearMatrixField:
 
     # ------------------------------------------------------------------ the callback path
     def __call__(self, t, Y):
-        """F(t, Y) as a value of the contract (LowRank when every term is low-rank)."""
+        """F(t, Y) as a value of the contract: a :class:`StructuredValue` operator for a low-rank Y
+        (products with bases, no dense n×n matrix), a dense array for a dense Y."""
         if isinstance(Y, LowRank):
             self._check_shape(Y.shape)
-            terms = []
-            if self.A is not None:
-                terms.append(LowRank(self.A.matmat(Y.U), Y.S, Y.V))
-            if self.B is not None:
-                terms.append(LowRank(Y.U, Y.S, self.B.matmat(Y.V)))
-            others = [v for v in (self.source(t), self.nonlinear(t, Y) if self.nonlinear else None)
-                      if v is not None]
-            lowrank = terms + [v for v in others if isinstance(v, LowRank)]
-            rest = [v for v in others if not isinstance(v, LowRank)]
-            if not rest:
-                return LowRank.concatenate(lowrank) if lowrank else LowRank(
-                    np.zeros((Y.shape[0], 1)), np.zeros((1, 1)), np.zeros((Y.shape[1], 1)))
-            parts = [FieldValue(v, Y.shape, 0) for v in ([LowRank.concatenate(lowrank)] if lowrank else []) + rest]
-            dtype = np.result_type(Y.dtype, *[np.dtype(getattr(p.value, "dtype", float)) for p in parts])
-            return scipy.sparse.linalg.LinearOperator(
-                Y.shape, dtype=dtype,
-                matvec=lambda x: sum(p.right(np.reshape(x, (-1, 1))) for p in parts).ravel(),
-                rmatvec=lambda x: sum(p.left(np.reshape(x, (-1, 1))) for p in parts).ravel(),
-                matmat=lambda X: sum(p.right(X) for p in parts),
-                rmatmat=lambda X: sum(p.left(X) for p in parts))
+            extra = [FieldValue(v, Y.shape, 0) for v in
+                     (self.source(t), self.nonlinear(t, Y) if self.nonlinear else None) if v is not None]
+            return StructuredValue(self.A, self.B, Y, extra, t=t, affine=self.nonlinear is None)
         Y = np.asarray(Y)
         self._check_shape(Y.shape)
         out = np.zeros(Y.shape, dtype=np.result_type(Y.dtype, float))
@@ -388,6 +374,11 @@ class LinearMatrixField:
         def project(value):
             if value is None:
                 return None
+            if isinstance(value, LowRank):  # the common case, without the checks of FieldValue
+                if right is not None:
+                    out = value.U @ (value.S @ (_h(value.V) @ right))
+                    return _h(left) @ out if left is not None else out
+                return value.V @ (_h(value.S) @ (_h(value.U) @ left))
             fv = FieldValue(value, tuple(value.shape), 0)
             if left is not None and right is not None:
                 return fv.sandwich(left, right)
@@ -401,67 +392,122 @@ class LinearMatrixField:
         return lambda t: project(self.C(t))
 
     def reduced_flow(self, flow, kind, U=None, V=None, sign=1.0):
-        """The reduced right-hand side of ``flow`` (a :class:`dlra.flows.Flow` of one matrix)."""
+        """The reduced right-hand side of ``flow`` (a :class:`dlra.flows.Flow` of one matrix).
+
+        With orthonormal bases the Gram factors G are the identity and are left out.
+        """
         field = flow.field
         shape = field.shapes[0]
         self._check_shape(shape)
         N = self.nonlinear
         with timed("products"):
-            if kind == "K":
-                G = V.conj().T @ V
-                BV = self.B.matmat(V) if self.B is not None else None
-                Q = BV.conj().T @ V if BV is not None else np.zeros_like(G)
-                source = self._project_source(right=V)
-                A = self.A
+            if kind in ("K", "L"):
+                basis, big, other = (V, self.A, self.B) if kind == "K" else (U, self.B, self.A)
+                G = _h(basis) @ basis
+                orthonormal = _is_orthonormal(G)
+                W = other.matmat(basis) if other is not None else None
+                Q = _h(W) @ basis if W is not None else np.zeros_like(G)
+                source = self._project_source(right=V) if kind == "K" else self._project_source(left=U)
 
-                def apply_linear(K):
-                    out = K @ Q
-                    if A is not None:
-                        out = out + A.matmat(K @ G)
+                def apply_linear(Z):
+                    out = Z @ Q
+                    if big is not None:
+                        out = out + big.matmat(Z if orthonormal else Z @ G)
                     return out
 
-                nonlinear = None if N is None else (
-                    lambda t, z: FieldValue(N(t, LowRank(z[0], np.eye(V.shape[1], dtype=V.dtype), V)),
-                                            shape, 0).right(V))
-                P = A
-            elif kind == "L":
-                G = U.conj().T @ U
-                AU = self.A.matmat(U) if self.A is not None else None
-                Q = AU.conj().T @ U if AU is not None else np.zeros_like(G)
-                source = self._project_source(left=U)
-                B = self.B
-
-                def apply_linear(L):
-                    out = L @ Q
-                    if B is not None:
-                        out = out + B.matmat(L @ G)
-                    return out
-
-                nonlinear = None if N is None else (
-                    lambda t, z: FieldValue(N(t, LowRank(U, np.eye(U.shape[1], dtype=U.dtype), z[0])),
-                                            shape, 0).left(U))
-                P = B
+                if N is None:
+                    nonlinear = None
+                elif kind == "K":
+                    eye = np.eye(V.shape[1], dtype=V.dtype)
+                    nonlinear = lambda t, z: FieldValue(N(t, LowRank(z[0], eye, V)), shape, 0).right(V)  # noqa: E731
+                else:
+                    eye = np.eye(U.shape[1], dtype=U.dtype)
+                    nonlinear = lambda t, z: FieldValue(N(t, LowRank(U, eye, z[0])), shape, 0).left(U)  # noqa: E731
+                linear = SylvesterPart(big, Q) if orthonormal else None
             else:  # S or S_backward
-                GU, GV = U.conj().T @ U, V.conj().T @ V
-                AU = (U.conj().T @ self.A.matmat(U)) if self.A is not None else np.zeros_like(GU)
-                Q = (self.B.matmat(V).conj().T @ V) if self.B is not None else np.zeros_like(GV)
+                GU, GV = _h(U) @ U, _h(V) @ V
+                orthonormal = _is_orthonormal(GU) and _is_orthonormal(GV)
+                AU = (_h(U) @ self.A.matmat(U)) if self.A is not None else np.zeros_like(GU)
+                Q = (_h(self.B.matmat(V)) @ V) if self.B is not None else np.zeros_like(GV)
                 base = self._project_source(left=U, right=V)
+                if sign < 0:
+                    AU, Q = -AU, -Q
 
                 def source(t):
                     value = base(t)
                     return value if value is None or sign > 0 else -value
 
                 def apply_linear(S):
-                    return sign * (AU @ S @ GV + GU @ S @ Q)
+                    if orthonormal:
+                        return AU @ S + S @ Q
+                    return AU @ S @ GV + GU @ S @ Q
 
                 nonlinear = None if N is None else (
                     lambda t, z: sign * FieldValue(N(t, LowRank(U, z[0], V)), shape, 0).sandwich(U, V))
-        if kind in ("K", "L"):
-            linear = SylvesterPart(P, Q) if _is_orthonormal(G) else None
-        else:
-            linear = (SylvesterPart(None, sign * Q, small_P=sign * AU)
-                      if _is_orthonormal(GU) and _is_orthonormal(GV) else None)
+                linear = SylvesterPart(None, Q, small_P=AU) if orthonormal else None
         return ReducedFlow(field, flow, apply_linear, linear, source, nonlinear)
+
+
+def _h(X):
+    """Xᴴ (no copy for real arrays)."""
+    return X.T if not np.iscomplexobj(X) else X.conj().T
+
+
+class StructuredValue(scipy.sparse.linalg.LinearOperator):
+    """F(t, Y) = A Y + Y Bᴴ + (further values) for a low-rank Y = U S Vᴴ, applied through bases:
+
+        F X  = (A U) S (Vᴴ X) + U S ((B V)ᴴ X) + Σ Fₖ X,
+        Fᴴ X = V Sᴴ ((A U)ᴴ X) + (B V) Sᴴ (Uᴴ X) + Σ Fₖᴴ X.
+    """
+
+    def __init__(self, A, B, Y, extra, t=None, affine=False):
+        self.Y, self.extra, self.t, self.affine = Y, extra, t, affine
+        self._A, self._B = A, B
+        self._AU = self._BV = None
+        dtypes = [Y.dtype] + [side.dtype for side in (A, B) if side is not None]
+        dtypes += [np.dtype(getattr(p.value, "dtype", np.float64)) for p in extra]
+        super().__init__(np.result_type(*dtypes, np.float64), Y.shape)
+
+    # A U and B V are formed on first use: the reduced flows start from (t, Y) without them
+    @property
+    def AU(self):
+        if self._AU is None and self._A is not None:
+            self._AU = self._A.matmat(self.Y.U)
+        return self._AU
+
+    @property
+    def BV(self):
+        if self._BV is None and self._B is not None:
+            self._BV = self._B.matmat(self.Y.V)
+        return self._BV
+
+    def _matmat(self, X):
+        Y = self.Y
+        out = np.zeros((Y.shape[0], X.shape[1]), dtype=np.result_type(self.dtype, X.dtype))
+        if self.AU is not None:
+            out += self.AU @ (Y.S @ (_h(Y.V) @ X))
+        if self.BV is not None:
+            out += Y.U @ (Y.S @ (_h(self.BV) @ X))
+        for p in self.extra:
+            out += p.right(X)
+        return out
+
+    def _rmatmat(self, X):
+        Y = self.Y
+        out = np.zeros((Y.shape[1], X.shape[1]), dtype=np.result_type(self.dtype, X.dtype))
+        if self.AU is not None:
+            out += Y.V @ (_h(Y.S) @ (_h(self.AU) @ X))
+        if self.BV is not None:
+            out += self.BV @ (_h(Y.S) @ (_h(Y.U) @ X))
+        for p in self.extra:
+            out += p.left(X)
+        return out
+
+    def _matvec(self, x):
+        return self._matmat(np.reshape(x, (-1, 1))).ravel()
+
+    def _rmatvec(self, x):
+        return self._rmatmat(np.reshape(x, (-1, 1))).ravel()
 
 
 def is_structured(fun):

@@ -1,4 +1,4 @@
-"""The substep ODEs of the integrators (DESIGN.md §1), written once.
+"""The substep ODEs of the integrators (Lubich & Oseledets 2014; Ceruti & Lubich 2022), written once.
 
 Each flow is a right-hand side ``z' = g(t, z)`` for a list ``z`` of small arrays: the state is
 assembled from z, the user's F is evaluated **once** for all matrices, and the result is projected.
@@ -78,6 +78,10 @@ class Flow:
 
     def initial(self, values, z):
         """The derivative at (t0, z0) from already computed values of F at that state."""
+        if self.reduced is not None:  # a structured affine field: the reduced form is cheaper
+            value = values[0].value
+            if getattr(value, "affine", False) and getattr(value, "t", None) is not None:
+                return self.reduced.initial(value.t, z)
         return self.project(values, z)
 
 

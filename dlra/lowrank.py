@@ -11,6 +11,7 @@ Real and complex dtypes are supported; ``ᴴ`` is the conjugate transpose throug
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -20,7 +21,12 @@ __all__ = ["LowRank"]
 
 
 def _as_factor(a, name, ndim=2):
-    arr = np.asarray(a)
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name} must be a numeric array: {err}") from None
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"{name} must be a numeric array, got dtype {arr.dtype}")
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be a {ndim}-D array, got shape {arr.shape}")
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.complexfloating)):
@@ -62,26 +68,46 @@ class LowRank:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    def from_dense(cls, A, rank=None, tol=None, truncation=None):
+    def from_dense(cls, A, rank=None, tol=None, truncation=None, *, pad="warn"):
         """Best approximation of a dense matrix by truncated SVD (Eckart–Young).
 
-        Give exactly one of ``rank`` (keep r singular values), ``tol`` (absolute ℓ² tail
-        ``(Σ_{j>r} σⱼ²)^{1/2} ≤ tol``) or a :class:`~dlra.truncation.TruncationRule`. With none of
-        them the full SVD is kept (up to numerical rank zero-padding is not removed).
+        Give exactly one of ``rank`` (keep r singular values, 1 ≤ r ≤ min(m, n)), ``tol``
+        (absolute ℓ² tail ``(Σ_{j>r} σⱼ²)^{1/2} ≤ tol``) or a
+        :class:`~dlra.truncation.TruncationRule`. With none of them the full SVD is kept.
+
+        ``pad`` says what happens when the kept rank exceeds the numerical rank of A (singular
+        values ≤ max(m, n)·ε·σ₁ are kept as zeros): ``"warn"`` (default) warns, ``"raise"`` raises
+        ``ValueError``, ``"ignore"`` keeps them silently. Zero singular values leave the extra
+        basis directions arbitrary; a higher-order method started from them may run at order 1.
+        To start properly, add small random directions (``Y0 + LowRank.random(m, n, δ·ones(k))``
+        with δ well below the accuracy wanted, then truncate to the rank), or start a
+        rank-adaptive method (``theta=``) at the numerical rank and let it grow.
         """
         from .truncation import as_truncation_rule
 
-        A = np.asarray(A)
-        if A.ndim != 2:
-            raise ValueError(f"A must be a 2-D array, got shape {A.shape}")
+        if pad not in ("warn", "raise", "ignore"):
+            raise ValueError(f"pad must be 'warn', 'raise' or 'ignore', got {pad!r}")
+        A = _as_factor(A, "A")
         if not np.all(np.isfinite(A)):
             raise ValueError("A contains non-finite values")
+        if rank is not None and not (isinstance(rank, bool) or not isinstance(rank, numbers.Integral)) \
+                and rank > min(A.shape):
+            raise ValueError(f"rank must be <= min(m, n) = {min(A.shape)} for A of shape {A.shape}, got {rank}")
         rule = as_truncation_rule(rank=rank, theta=tol, truncation=truncation, required=False)
         P, sigma, Qh = np.linalg.svd(A, full_matrices=False)
         if rule is None:
             r = sigma.size
         else:
             r = rule.select_rank(sigma, current_rank=sigma.size)
+        if pad != "ignore" and sigma.size and rank is not None:
+            numerical = int(np.count_nonzero(sigma > max(A.shape) * np.finfo(sigma.dtype).eps * sigma[0]))
+            if r > numerical:
+                message = (f"rank: A has numerical rank {numerical}; rank={r} pads it with {r - numerical} "
+                           "zero singular values (their directions are arbitrary; see the docstring "
+                           "of LowRank.from_dense for how to start a higher-order method)")
+                if pad == "raise":
+                    raise ValueError(message)
+                warnings.warn(message, stacklevel=2)
         return cls(P[:, :r], np.diag(sigma[:r]).astype(A.dtype if np.iscomplexobj(A) else sigma.dtype),
                    Qh[:r].conj().T)
 

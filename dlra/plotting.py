@@ -58,10 +58,14 @@ def _finish(ax, xlabel, ylabel, title=None, ncol=1):
 
 
 def error_vs_h(records, ax=None, key="label", h="h_eff", error="error", slopes=(1, 2), plateau=None,
-               title=None):
+               title=None, orders=None):
     """Error against step size per method (log-log), reference slopes and the plateau.
 
     ``plateau``: the best-approximation error ‖A(T) − T_r(A(T))‖ (a horizontal line).
+    ``orders``: {label: {"order", "h_min", "h_max", "prefactor", "points", ["expected"]}} (e.g. rows
+    of :func:`dlra.diagnostics.fit_order` results): the legend gives each fitted order and the fitted
+    range is drawn as a thick translucent segment. Markers alternate filled/open and shrink with
+    the index so that coinciding curves stay visible.
     """
     ax = _axes(ax)
     ymin, allx = np.inf, []
@@ -69,7 +73,24 @@ def error_vs_h(records, ax=None, key="label", h="h_eff", error="error", slopes=(
         x, y = _finite_xy(rows, h, error)
         if x.size == 0:
             continue
-        ax.loglog(x, y, marker=MARKERS[i % len(MARKERS)], label=name, linewidth=1.2, markersize=5)
+        label = name
+        fit = (orders or {}).get(name)
+        if fit is not None:
+            label = f"{name}: order {fit['order']:.2f}"
+            if "expected" in fit:
+                label += f" (theory {fit['expected']:g})"
+            if fit.get("points", 3) < 3:
+                label += f", only {fit['points']} pts"
+        (line,) = ax.loglog(x, y, marker=MARKERS[i % len(MARKERS)], label=label, linewidth=1.1,
+                            markersize=7 - 0.35 * i, markerfacecolor="none" if i % 2 else None)
+        if fit is not None:
+            xs = np.array([fit["h_min"], fit["h_max"]])
+            ax.loglog(xs, fit["prefactor"] * xs ** fit["order"], color=line.get_color(), linewidth=5,
+                      alpha=0.25, solid_capstyle="butt")
+        bad = [r[h] for r in rows if not (np.isfinite(r[error]) and r[error] > 0)]
+        if bad:
+            ax.plot(bad, [ax.get_ylim()[1]] * len(bad), "x", color=line.get_color(), markersize=8,
+                    clip_on=False)
         ymin = min(ymin, y.min())
         allx.extend(x)
     if allx:
@@ -80,7 +101,9 @@ def error_vs_h(records, ax=None, key="label", h="h_eff", error="error", slopes=(
                             linestyle=["--", ":", "-."][k % 3])
     if plateau is not None:
         ax.axhline(plateau, color="k", linewidth=0.8, linestyle="-.", label="best rank-r error (plateau)")
-    return _finish(ax, "step size h", r"error $\|Y_N - A(T)\|_F$", title, ncol=2)
+    if orders:
+        ax.plot([], [], color="0.5", linewidth=5, alpha=0.3, label="range of the order fit")
+    return _finish(ax, "step size h", r"error $\|Y_N - Y_{ref}(T)\|_F$", title, ncol=2)
 
 
 def v_shape(records, ax=None, theta="theta", h="h_eff", error="error", minima=None, title=None):
@@ -157,35 +180,42 @@ def bound_fit(fit, ax=None, labels=None, title=None, color=None, label="fitted b
 
 def error_vs_sigma_min(records, ax=None, key="label", sigma="sigma_min", error="error", ceiling=None):
     """Error against the smallest singular value of the start (robustness); failed runs (non-finite
-    error) are drawn as crosses at ``ceiling``."""
+    error) are drawn as crosses on a labelled line "run failed" above the finite errors, one legend
+    entry per method that failed (with the statuses)."""
     ax = _axes(ax)
     allfinite = [r[error] for r in records if np.isfinite(r[error])]
     ceiling = ceiling or (max(allfinite) * 10 if allfinite else 1.0)
     for i, (name, rows) in enumerate(_groups(records, key).items()):
         x, y = _finite_xy(rows, sigma, error)
-        (line,) = ax.loglog(x, y, marker=MARKERS[i % len(MARKERS)], label=name, linewidth=1.2)
-        bad = [r[sigma] for r in rows if not np.isfinite(r[error])]
+        (line,) = ax.loglog(x, y, marker=MARKERS[i % len(MARKERS)], label=name, linewidth=1.2,
+                            markersize=7 - 0.5 * i, markerfacecolor="none" if i % 2 else None)
+        bad = [r for r in rows if not np.isfinite(r[error])]
         if bad:
-            ax.loglog(bad, [ceiling] * len(bad), "x", color=line.get_color(), markersize=8)
+            statuses = sorted({int(r.get("status", -1)) for r in bad})
+            ax.loglog([r[sigma] for r in bad], [ceiling] * len(bad), "x", color=line.get_color(),
+                      markersize=9, markeredgewidth=2,
+                      label=f"{name}: run failed ({len(bad)}×, status {', '.join(map(str, statuses))})")
     if any(not np.isfinite(r[error]) for r in records):
         ax.axhline(ceiling, color="0.6", linewidth=0.6)
-        ax.plot([], [], "kx", label="run failed (non-finite / blow-up)")
+        ax.annotate("failed runs (no error: non-finite values or blow-up)", xy=(0.5, ceiling),
+                    xycoords=("axes fraction", "data"), xytext=(0, 4), textcoords="offset points",
+                    ha="center", fontsize=7, color="0.3")
     return _finish(ax, r"smallest singular value $\sigma_{\min}(Y_0)$ (smaller to the right)",
                    r"error $\|Y_N - A(T)\|_F$")
 
 
 def rank_over_time(series, ax=None, title=None):
-    """Rank against time; ``series`` = {label: (t, rank)}."""
+    """Rank against time; ``series`` = {label: (t, rank)}. Distinct markers, line styles and a
+    small vertical offset per curve (±0.12, stated in the y label) keep equal ranks visible."""
     ax = _axes(ax)
+    k = len(series)
     for i, (name, (t, r)) in enumerate(series.items()):
-        ax.step(t, r, where="post", label=name, linewidth=1.3)
-    ax.set_xlabel("time t")
-    ax.set_ylabel("rank r(t)")
-    ax.grid(True, alpha=0.3)
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=7)
-    return ax
+        offset = 0.12 * (i - (k - 1) / 2) if k > 1 else 0.0
+        ax.step(t, np.asarray(r, float) + offset, where="post", label=name, linewidth=1.3,
+                linestyle=["-", "--", ":", "-."][i % 4], marker=MARKERS[i % len(MARKERS)],
+                markevery=max(1, len(t) // 10), markersize=4)
+    ylabel = "rank r(t)" + (" (curves offset by ±0.12 for visibility)" if k > 1 else "")
+    return _finish(ax, "time t", ylabel, title)
 
 
 def conservation(series, ax=None, quantity="norm", floor=1e-17):

@@ -2,21 +2,29 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import numbers
 import time
+import warnings
 from dataclasses import dataclass, field as dc_field
 
 import numpy as np
-from tqdm import tqdm
 
-from .adaptive import StepSizeController, solve_adaptive
-from .field import NonFiniteError, VectorField, as_items, from_items, lowrank_indices
-from .integrators import METHODS, Integrator
-from .integrators.base import check_state
+from .blowup import BlowUpDetector
+from .errors import BlowUpError, NonFiniteError
+from .field import VectorField, as_items, from_items, lowrank_indices
+from .integrators import Integrator, make_integrator
+from .integrators.base import check_real, check_state
 from .lowrank import LowRank
+from .progress import progress_bar
 from .threads import blas_threads, lowrank_step_work, resolve_threads
 
-__all__ = ["solve", "LowRankSolution"]
+__all__ = ["solve", "LowRankSolution", "MAX_STEPS", "SAVE_WARN_BYTES"]
+
+#: more steps than this is an error naming ``h`` (the step grid alone would need gigabytes)
+MAX_STEPS = 10_000_000
+#: saving states whose estimated size exceeds this many bytes warns before the run starts
+SAVE_WARN_BYTES = 1 << 30
 
 
 @dataclass
@@ -26,7 +34,8 @@ class LowRankSolution:
     Attributes
     ----------
     t : ndarray
-        Times at which states were saved (``t_eval``, or every step when ``t_eval`` is None).
+        Times at which states were saved (``t_eval``; else every step, or only the last time
+        with ``save="last"``).
     Y : list
         The states at ``t`` (LowRank, ndarray, or lists of them, as Y0).
     t_steps : ndarray
@@ -40,7 +49,7 @@ class LowRankSolution:
     nsteps : int
     status : int
         0 success, 1 stopped by ``step_callback``, −1 non-finite values / failed substep,
-        −2 blow-up (norm above ``max_norm``).
+        −2 blow-up (norm above ``max_norm``, or sustained geometric growth: ``growth_limit``).
     message : str
     wall_time, time_in_F : float
         Seconds for the whole run and inside F.
@@ -94,27 +103,9 @@ def _state_norm(items, orthonormal):
     return float(np.sqrt(total))
 
 
-def _make_integrator(method, substep, truncation, theta, options):
-    if isinstance(method, Integrator):
-        if substep is not None or truncation is not None or theta is not None or options:
-            raise ValueError("pass options to the Integrator's constructor when method is an instance")
-        return method
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method must be one of {sorted(METHODS)} or an Integrator, got {method!r}")
-    cls = METHODS[method]
-    kwargs = dict(options)
-    if substep is not None:
-        kwargs["substep"] = substep
-    if truncation is not None:
-        kwargs["truncation"] = truncation
-    if theta is not None:
-        kwargs["theta"] = theta
-    if (truncation is not None or theta is not None) and not cls.accepts_truncation:
-        raise ValueError(f"method {method!r} is a fixed-rank method; truncation/theta do not apply")
-    try:
-        return cls(**kwargs)
-    except TypeError as err:
-        raise TypeError(f"bad option for method {method!r}: {err}") from None
+def _state_bytes(items):
+    return sum(sum(a.nbytes for a in (item.U, item.S, item.V)) if isinstance(item, LowRank) else item.nbytes
+               for item in items)
 
 
 def _state_work(items):
@@ -126,80 +117,33 @@ def _state_work(items):
     return work
 
 
-def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, theta=None,
-          truncation=None, substep=None, progress=False, max_norm="auto", step_callback=None,
-          threads=None, **options):
-    """Integrate Ẏ = P(Y) F(t, Y) with a low-rank integrator and fixed step size h.
-
-    Parameters
-    ----------
-    F : callable ``F(t, Y)``
-        The vector field (see :mod:`dlra.field` for what it may return).
-    Y0 : LowRank, ndarray, or a sequence of them
-        Initial state. A dense ``ndarray`` is truncated to ``rank`` (or by ``theta``) for the
-        low-rank methods; LowRank items are densified for ``method="full"``.
-    t_span : (t0, t1) with t1 > t0
-    h : float > 0 or StepSizeController
-        Step size; steps are shortened to hit ``t_eval`` and ``t1`` exactly. A
-        :class:`~dlra.adaptive.StepSizeController` selects the step size adaptively instead
-        (:func:`dlra.adaptive.solve_adaptive`; it also takes ``dense_output`` and ``events``).
-    method : str or Integrator
-        ``"projected_euler"``, ``"projected_rk"``, ``"ksl"``, ``"bug"``, ``"augmented_bug"``,
-        ``"adaptive_bug"``, ``"parallel_bug"``, ``"midpoint_bug"``, ``"naive"``, ``"full"``.
-    t_eval : array_like, optional
-        Times (inside t_span) at which to save the state; default every step.
-    rank : int, optional
-        Rank of Y0 when Y0 is dense.
-    theta : float, optional
-        Absolute truncation tolerance ϑ (rank-adaptive methods).
-    truncation : TruncationRule, optional
-        Any truncation rule (rank-adaptive methods and projected RK).
-    substep : SubstepSolver or name, optional
-        Solver of the substeps (default RK4).
-    progress : bool
-        Show a tqdm progress bar.
-    max_norm : float, "auto" or None
-        A state whose Frobenius norm exceeds it ends the run with status −2 ("auto":
-        1e8·max(1, ‖Y0‖)).
-    step_callback : callable ``(t, Y, step_info) -> bool``, optional
-        Called after every step; returning True stops the run (status 1).
-    threads : int, optional
-        BLAS threads during the run: None (default) limits BLAS to one thread when the largest
-        product of a step, ≈ max(m, n)·(2r)² multiply-adds (m·n·min(m, n) for a dense item), is
-        below :data:`dlra.threads.SINGLE_THREAD_WORK` (``DLRA_NUM_THREADS`` overrides); 0 leaves
-        BLAS alone; n ≥ 1 limits it to n threads (:mod:`dlra.threads`).
-    **options
-        Passed to the integrator class (e.g. ``scheme="strang"`` for ``"ksl"``, ``tableau="rk4"``
-        for ``"projected_rk"``).
-
-    Returns
-    -------
-    LowRankSolution
-    """
-    if isinstance(h, StepSizeController):
-        return solve_adaptive(F, Y0, t_span, h, method, t_eval=t_eval, rank=rank, theta=theta,
-                              truncation=truncation, substep=substep, progress=progress, **options)
-    integrator = _make_integrator(method, substep, truncation, theta, options)
-    name = integrator.name
-    resolve_threads(threads)  # a bad value (or DLRA_NUM_THREADS) fails here, by name
-
-    # ---- t_span, h, t_eval
+def _check_t_span(t_span):
     try:
         t0, t1 = (float(v) for v in t_span)
     except (TypeError, ValueError):
         raise ValueError(f"t_span must be a pair (t0, t1) of numbers, got {t_span!r}") from None
     if not (np.isfinite(t0) and np.isfinite(t1)) or t1 <= t0:
         raise ValueError(f"t_span must satisfy t0 < t1 (both finite), got {t_span!r}")
-    if isinstance(h, bool) or not isinstance(h, numbers.Real) or not np.isfinite(h) or h <= 0:
-        raise ValueError(f"h must be a positive finite number, got {h!r}")
-    if t_eval is not None:
-        t_eval = np.atleast_1d(np.asarray(t_eval, dtype=float))
-        if t_eval.ndim != 1 or np.any(np.diff(t_eval) <= 0):
-            raise ValueError("t_eval must be a strictly increasing 1-D sequence")
-        if t_eval[0] < t0 - 1e-12 or t_eval[-1] > t1 + 1e-12:
-            raise ValueError(f"t_eval must lie inside t_span = ({t0}, {t1})")
+    return t0, t1
 
-    # ---- Y0
+
+def _check_t_eval(t_eval, t0, t1):
+    try:
+        t_eval = np.atleast_1d(np.asarray(t_eval, dtype=float))
+    except (TypeError, ValueError):
+        raise TypeError(f"t_eval must be a 1-D sequence of real numbers, got {t_eval!r}") from None
+    if t_eval.ndim != 1 or t_eval.size == 0:
+        raise ValueError("t_eval must be a non-empty 1-D sequence")
+    if not np.all(np.isfinite(t_eval)):
+        raise ValueError(f"t_eval must hold finite times, got {t_eval.tolist()}")
+    if np.any(np.diff(t_eval) <= 0):
+        raise ValueError("t_eval must be a strictly increasing 1-D sequence")
+    if t_eval[0] < t0 - 1e-12 or t_eval[-1] > t1 + 1e-12:
+        raise ValueError(f"t_eval must lie inside t_span = ({t0}, {t1})")
+    return t_eval
+
+
+def _initial_state(Y0, integrator, rank, theta):
     items, multi = as_items(Y0, name="Y0")
     converted = []
     for k, item in enumerate(items):
@@ -218,28 +162,127 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, th
         elif not integrator.lowrank_state and isinstance(item, LowRank):
             item = item.to_dense()
         converted.append(item)
-    items = converted
-    check_state(items, name="Y0", lowrank_required=integrator.lowrank_state)
-    for k, item in enumerate(items):
-        if isinstance(item, LowRank) and not item.is_orthonormal(atol=1e-8):
-            items[k] = item.orthonormalize()
+    check_state(converted, name="Y0", lowrank_required=integrator.lowrank_state)
+    return converted, multi
 
+
+def _work_items(Y0):
+    """Y0's items for the thread rule (no validation: an unusable Y0 counts as no work and fails
+    later with its own message)."""
+    try:
+        return [item for item in as_items(Y0, name="Y0")[0] if hasattr(item, "shape") and len(item.shape) == 2]
+    except (TypeError, ValueError):
+        return []
+
+
+def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, save=None, rank=None, theta=None,
+          truncation=None, substep=None, progress=False, max_norm="auto", growth_limit="auto",
+          step_callback=None, threads=None, **options):
+    """Integrate Ẏ = P(Y) F(t, Y) with a low-rank integrator and fixed step size h.
+
+    Parameters
+    ----------
+    F : callable ``F(t, Y)``
+        The vector field (see :mod:`dlra.field` for what it may return).
+    Y0 : LowRank, ndarray, or a sequence of them
+        Initial state. A dense ``ndarray`` is truncated to ``rank`` (or by ``theta``) for the
+        low-rank methods; LowRank items are densified for ``method="full"``.
+    t_span : (t0, t1) with t1 > t0
+    h : float > 0 or StepSizeController
+        Step size; steps are shortened to hit ``t_eval`` and ``t1`` exactly. More than
+        :data:`MAX_STEPS` steps is an error. A :class:`~dlra.adaptive.StepSizeController`
+        selects the step size adaptively instead (:func:`dlra.adaptive.solve_adaptive`; it also
+        takes ``dense_output`` and ``events``).
+    method : str or Integrator
+        ``"projected_euler"``, ``"projected_rk"``, ``"ksl"``, ``"bug"``, ``"augmented_bug"``,
+        ``"adaptive_bug"`` (the default), ``"parallel_bug"``, ``"midpoint_bug"``, ``"naive"``,
+        ``"full"``. The rank-adaptive ``"adaptive_bug"`` and ``"parallel_bug"`` need ``theta``
+        or ``truncation`` (``truncation=FixedRank()`` for a fixed rank); a call without them is
+        a ``ValueError`` rather than a silently fixed rank.
+    t_eval : array_like, optional
+        Times (inside t_span) at which to save the state.
+    save : "all" or "last", optional
+        Without ``t_eval``: keep every step's state (``"all"``, the default) or only the final one
+        (``"last"``). A run whose saved states are estimated above :data:`SAVE_WARN_BYTES` warns
+        before it starts. Not allowed together with ``t_eval``.
+    rank : int, optional
+        Rank of Y0 when Y0 is dense.
+    theta : float, optional
+        Absolute truncation tolerance ϑ (rank-adaptive methods).
+    truncation : TruncationRule, optional
+        Any truncation rule (rank-adaptive methods and projected RK).
+    substep : SubstepSolver or name, optional
+        Solver of the substeps (default RK4); methods without substeps raise.
+    progress : bool
+        Show a tqdm progress bar (only on a terminal).
+    max_norm : float, "auto" or None
+        A state whose Frobenius norm exceeds it ends the run with status −2 ("auto":
+        1e8·max(1, ‖Y0‖); None: no absolute limit).
+    growth_limit : float, "auto" or None
+        Relative blow-up detection (:class:`dlra.blowup.BlowUpDetector`): status −2 when the
+        norm has at least doubled on each of the last 3 steps and exceeds ``growth_limit`` times
+        max(‖Y0‖, ‖Y1‖) ("auto": 100; None: off).
+    step_callback : callable ``(t, Y, step_info) -> bool``, optional
+        Called after every step; returning True stops the run (status 1).
+    threads : int, optional
+        BLAS threads during the run: None (default) limits BLAS to one thread when the largest
+        product of a step, ≈ max(m, n)·(2r)² multiply-adds (m·n·min(m, n) for a dense item), is
+        below :data:`dlra.threads.SINGLE_THREAD_WORK` (``DLRA_NUM_THREADS`` overrides); 0 leaves
+        BLAS alone; n ≥ 1 limits it to n threads (:mod:`dlra.threads`).
+    **options
+        Passed to the integrator class (e.g. ``scheme="strang"`` for ``"ksl"``, ``tableau="rk4"``
+        for ``"projected_rk"``); an option the method does not take is an error.
+
+    Returns
+    -------
+    LowRankSolution
+    """
+    from .adaptive import StepSizeController, solve_adaptive  # (imports this module)
+
+    if isinstance(h, StepSizeController):
+        resolve_threads(threads)  # a bad value (or DLRA_NUM_THREADS) fails here, by name
+        with blas_threads(threads, _state_work(_work_items(Y0))):
+            return solve_adaptive(F, Y0, t_span, h, method, t_eval=t_eval, rank=rank, theta=theta,
+                                  truncation=truncation, substep=substep, progress=progress, max_norm=max_norm,
+                                  step_callback=step_callback, **options)
+    integrator = make_integrator(method, substep=substep, truncation=truncation, theta=theta, **options)
+    name = integrator.name
+    resolve_threads(threads)  # a bad value (or DLRA_NUM_THREADS) fails here, by name
+
+    # ---- t_span, h, t_eval, save
+    t0, t1 = _check_t_span(t_span)
+    h = check_real(h, "h", positive=True)
+    if (t1 - t0) / h > MAX_STEPS:
+        raise ValueError(f"h = {h:g} needs {math.ceil((t1 - t0) / h):.3g} steps on t_span = ({t0:g}, {t1:g}), "
+                         f"more than {MAX_STEPS:,}: h is too small")
+    if t_eval is not None:
+        t_eval = _check_t_eval(t_eval, t0, t1)
+    if save is not None:
+        if save not in ("all", "last"):
+            raise ValueError(f"save must be 'all' or 'last', got {save!r}")
+        if t_eval is not None:
+            raise ValueError("save: give either t_eval or save, not both")
+    if not (max_norm is None or isinstance(max_norm, str) and max_norm == "auto"):
+        max_norm = check_real(max_norm, "max_norm", positive=True)
+
+    # ---- Y0
+    items, multi = _initial_state(Y0, integrator, rank, theta)
     field = VectorField(F, multi, [item.shape for item in items])
-    orthonormal = getattr(integrator, "orthonormal_factors", True)
     norm0 = _state_norm(items, orthonormal=False)
-    if max_norm == "auto":
-        max_norm = 1e8 * max(1.0, norm0)
-    elif max_norm is not None and (not isinstance(max_norm, numbers.Real) or max_norm <= 0):
-        raise ValueError(f"max_norm must be positive, 'auto' or None, got {max_norm!r}")
+    detector = BlowUpDetector(norm0, max_norm=max_norm, growth_limit=growth_limit)
 
-    grid = _step_grid(t0, t1, float(h), t_eval)
-    save_all = t_eval is None
+    grid = _step_grid(t0, t1, h, t_eval)
+    save_all = t_eval is None and save != "last"
+    if save_all and (len(grid) * _state_bytes(items)) > SAVE_WARN_BYTES:
+        warnings.warn(f"save: keeping all {len(grid)} states needs about "
+                      f"{len(grid) * _state_bytes(items) / 2**30:.1f} GiB (more at higher ranks); "
+                      "pass t_eval= or save='last' to keep only what you need", stacklevel=2)
     lr = lowrank_indices(items)
     t_saved, Y_saved = [], []
-    if save_all or np.isclose(t_eval[0], t0, rtol=0, atol=1e-12 * max(1.0, abs(t0))):
+    if save_all or (t_eval is not None and np.isclose(t_eval[0], t0, rtol=0, atol=1e-12 * max(1.0, abs(t0)))):
         t_saved.append(t0)
         Y_saved.append(from_items(items, multi))
-    eval_set = set() if save_all else set(t_eval.tolist())
+    eval_set = set() if t_eval is None else set(t_eval.tolist())
     ranks = [[items[k].rank for k in lr]]
     discarded = []
     status, message = 0, "the solver successfully reached the end of the integration interval"
@@ -247,42 +290,43 @@ def solve(F, Y0, t_span, h, method="adaptive_bug", *, t_eval=None, rank=None, th
     limits.enter_context(blas_threads(threads, _state_work(items)))
     start = time.perf_counter()
     t = t0
-    bar = tqdm(total=len(grid) - 1, desc=f"dlra {name}", disable=not progress, leave=False)
+    Y = from_items(items, multi)
+    bar = progress_bar(total=len(grid) - 1, enabled=progress, desc=f"dlra {name}", leave=False)
     nsteps = 0
+    orthonormal = integrator.orthonormal_factors
     try:
         for n in range(len(grid) - 1):
             t_next = grid[n + 1]
             try:
+                new = integrator.step(field, t, Y, t_next - t)
+                new_items, _ = as_items(new, name="Y")
                 with np.errstate(over="ignore", invalid="ignore"):
-                    new = integrator._step_impl(field, t, items, t_next - t)
-                check_state(new, name="Y", lowrank_required=integrator.lowrank_state)
-            except (NonFiniteError, ValueError, np.linalg.LinAlgError) as err:
-                if isinstance(err, ValueError) and "not finite" not in str(err) and "non-finite" not in str(err):
-                    raise
+                    detector.check(_state_norm(new_items, orthonormal), n + 1, t_next)
+            except BlowUpError as err:
+                status, message = -2, f"blow-up at step {n + 1} (t = {t_next:.6g}): {err}"
+                break
+            except (NonFiniteError, np.linalg.LinAlgError) as err:
                 status = -1
                 message = f"step {n + 1} from t = {t:.6g} to t = {t_next:.6g} failed: {err}"
                 break
-            with np.errstate(over="ignore", invalid="ignore"):
-                norm = _state_norm(new, orthonormal)
-            if not np.isfinite(norm) or (max_norm is not None and norm > max_norm):
-                status = -2
-                message = (f"blow-up at step {n + 1} (t = {t_next:.6g}): ‖Y‖ = {norm:.3g} exceeds "
-                           f"max_norm = {max_norm:.3g}")
-                break
-            items, t = new, t_next
+            Y, t = new, t_next
             nsteps += 1
-            ranks.append(list(integrator.last_step.ranks))
-            discarded.append(list(integrator.last_step.discarded))
+            record = integrator.last_step
+            ranks.append(list(record.ranks))
+            discarded.append(list(record.discarded))
             if save_all or t in eval_set:
                 t_saved.append(t)
-                Y_saved.append(from_items(items, multi))
+                Y_saved.append(Y)
             bar.update(1)
-            if step_callback is not None and step_callback(t, from_items(items, multi), integrator.last_step):
+            if step_callback is not None and step_callback(t, Y, record):
                 status, message = 1, f"stopped by step_callback at t = {t:.6g}"
                 break
     finally:
         bar.close()
         limits.close()
+    if save == "last" and (not t_saved or t_saved[-1] != t):
+        t_saved.append(t)
+        Y_saved.append(Y)
     return LowRankSolution(
         t=np.array(t_saved), Y=Y_saved, t_steps=np.array([t0] + list(grid[1:nsteps + 1])),
         ranks=np.array(ranks, dtype=int), discarded=discarded, nfev=field.nfev, nsteps=nsteps,

@@ -111,6 +111,8 @@ class RelativeTolerance(TruncationRule):
     def __init__(self, tau, min_rank=1, max_rank=None):
         super().__init__(min_rank, max_rank)
         self.tau = _check_nonnegative(tau, "tau")
+        if self.tau >= 1:
+            raise ValueError(f"tau must be < 1 (tau ≥ 1 discards everything), got {tau}")
 
     def _rank(self, sigma, current_rank):
         return _tail_rank(sigma, self.tau * float(np.linalg.norm(sigma)))

@@ -159,8 +159,11 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
     run_dir.mkdir(parents=True, exist_ok=True)
     options = {}
     if cfg.get("decay") is not None:
-        scale = float(cfg.get("sigma_max") or 1.0)
-        options["init_singular_values"] = (lambda r: scale * float(cfg["decay"]) ** (-np.arange(r, dtype=float)))
+        # σ_max = √(2 m / r) (m = rows) gives a rank-r layer the forward gain of a He initialisation
+        def spectrum(m, n, r):
+            scale = float(cfg["sigma_max"]) if cfg.get("sigma_max") else float(np.sqrt(2 * m / r))
+            return scale * float(cfg["decay"]) ** (-np.arange(r, dtype=float))
+        options["init_singular_values"] = spectrum
     if cfg["method"] == "svd":
         from dlra.nn import SVDTrainer, svd_mlp
         net = svd_mlp(cfg["sizes"], rng=cfg["seed"], dtype=np.float32, init_scale=cfg.get("init_scale", 1.0))
@@ -188,7 +191,8 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
         net = factorize(dense, cfg["rank"])
     else:
         if options:
-            options["init_singular_values"] = options["init_singular_values"](cfg["rank"])
+            options["init_singular_values"] = options["init_singular_values"](min(cfg["sizes"][1:-1]), None,
+                                                                              cfg["rank"])
         if cfg.get("init") is not None:
             options["init"] = cfg["init"]
         net = MLP.from_sizes(cfg["sizes"], ranks=cfg.get("rank"), rng=cfg["seed"], dtype=np.float32,

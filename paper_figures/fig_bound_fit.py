@@ -80,7 +80,7 @@ class NormalFamily(dlra.problems.Problem):
 def identified_sweep(quick=False):
     """ε × ϑ × h on :class:`NormalFamily` (rank-adaptive BUG, Euler substeps, rank ≤ 12)."""
     eps_values = [0.0, 1e-3, 1e-2] if quick else [0.0, 1e-3, 3e-3, 1e-2]
-    hs = np.geomspace(2e-3, 0.2, 6 if quick else 10)
+    hs = np.geomspace(2e-3, 0.2, 6) if quick else np.geomspace(5e-4, 0.3, 12)
     thetas = [1e-6, 1e-5, 1e-4, 1e-3]
     records = []
     for eps in eps_values:
@@ -153,7 +153,23 @@ def make(out_dir, quick=False):
                  f"substeps, h ∈ [{min(r['h_eff'] for r in design):.0e}, "
                  f"{max(r['h_eff'] for r in design):.1g}], ϑ ∈ [1e-6, 1e-3]; (c) Schrödinger, RK4 "
                  f"substeps, start T_ϑ(Y0)", fontsize=8.5)
-    return save_with_csv(fig, rows, out_dir, NAME, extra={"_constants": consts})
+    return save_with_csv(fig, rows, out_dir, NAME, extra={"_constants": consts,
+                                                          "_hstar": hstar_rows(design, fits)})
+
+
+def hstar_rows(design, fits):
+    """Where the h grid lies relative to the bound's minimiser h* = (c3 ϑ/c2)^{1/2} of the ϑ/h fit
+    (b), per ϑ: decades of h below and above h*."""
+    fit = next(f for title, (key, f) in fits.items() if title.startswith("(b)"))
+    c2, c3 = fit.constants["c2"], fit.constants["c3"]
+    hs = [r["h_eff"] for r in design]
+    out = []
+    for theta in sorted({r["theta"] for r in design}):
+        h_star = float(np.sqrt(c3 * theta / c2)) if c2 > 0 and c3 > 0 else float("nan")
+        out.append(dict(theta=theta, h_star=h_star, h_min=min(hs), h_max=max(hs),
+                        decades_below=float(np.log10(h_star / min(hs))),
+                        decades_above=float(np.log10(max(hs) / h_star))))
+    return out
 
 
 if __name__ == "__main__":

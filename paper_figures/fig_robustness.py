@@ -2,7 +2,8 @@
 
 Lubich–Oseledets matrix (exact rank r, ε = 0) with the spectrum of A1 geometric from 1 down to σ_min;
 fixed step h. KSL and BUG are exact here whatever σ_min (robust error bounds); the naive factor
-ODEs (Koch–Lubich) need h ≲ σ_min and fail (non-finite values or blow-up, drawn as crosses) or
+ODEs (Koch–Lubich) need h ≲ σ_min and fail (non-finite values or blow-up: crosses on a labelled
+"failed runs" line, with their status) or
 lose accuracy as σ_min → 0. Writes robustness.{png,pdf,csv}.
 """
 import os
@@ -36,8 +37,9 @@ def make(out_dir, quick=False):
     import dlra.plotting as dp
 
     records = compute(quick)
-    fig, ax = plt.subplots(figsize=(6.0, 4.3), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(8.5, 4.3), constrained_layout=True)
     dp.error_vs_sigma_min(records, ax=ax)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.invert_xaxis()
     ax.set_title(f"Lubich–Oseledets, exact rank {records[0]['start_rank']}, h = {records[0]['h']:g}, T = 1")
     return save_with_csv(fig, records, out_dir, NAME)

@@ -13,7 +13,11 @@ Vanilla = ``Trainer(method="vanilla")`` (U ← U − h ∇_W L V, V ← V − h 
 V = Q Σ^½).
 
     python paper_figures/mnist_init_robustness.py [--data-dir DIR] [--epochs N] [--seeds 0] [--quick]
-                                                  [--out results/mnist]
+                                                  [--out results/mnist] [--model lenet5] [--train-limit N]
+
+``--model lenet5`` runs the paper's network (conv1, conv2 and fc1 low-rank with rank 20 — conv1's
+full rank — dense output layer), each low-rank layer m × n starting from σ_j = √(2m/r)·decay^(−j)
+(the He forward gain, as above) unless ``--sigma-max`` is given.
 
 Writes ``<out>/init_robustness.csv`` (per epoch), ``<out>/init_robustness_summary.csv`` and ``.md``
 (test accuracy after the first and the last epoch, DLRT − vanilla) and
@@ -33,6 +37,8 @@ DECAYS = (1.0, 2.0, 10.0)
 METHODS = ("dlrt", "vanilla")
 LABELS = {"dlrt": "DLRT (fixed rank)", "vanilla": "vanilla U Vᵀ (SGD)"}
 DEFAULT_EPOCHS = 3
+#: the slides' LeNet5 robustness numbers (test accuracy %, DLRT and vanilla U Vᵀ) per decay
+SLIDE_LENET5 = {1.0: (97.81, 93.74), 2.0: (97.29, 90.91), 10.0: (97.07, 86.24)}
 
 
 def main(argv=None):
@@ -42,17 +48,34 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
     p.add_argument("--sigma-max", type=float, default=None,
                    help="largest initial singular value (default √(2 · width / rank))")
+    p.add_argument("--model", default="mlp", choices=["mlp", "lenet5"], help="network (default: the 5-layer MLP)")
+    p.add_argument("--train-limit", type=int, default=None, help="use only the first N training images")
     args, out, data, source = common.parse(p, argv)
+    lenet = args.model == "lenet5"
     sizes = common.QUICK_SIZES if args.quick else common.FULL_SIZES
-    rank = min(args.rank, min(sizes[1:-1]))
-    sigma_max = args.sigma_max if args.sigma_max is not None else float(np.sqrt(2 * min(sizes[1:-1]) / rank))
+    rank = min(args.rank, 20 if lenet else min(sizes[1:-1]))
+    sigma_max = args.sigma_max if args.sigma_max is not None else (
+        None if lenet else float(np.sqrt(2 * min(sizes[1:-1]) / rank)))
+    smax_text = "√(2m/r)" if sigma_max is None else f"{sigma_max:.3g}"
+    arch = ("LeNet5 (conv1, conv2, fc1 of rank " if lenet else "784-" + "-".join(map(str, sizes[1:-1])) + "-10 (rank ")
+    arch += f"{rank}, dense output)"
+    if args.train_limit:
+        data = {"x_train": data.x_train[:args.train_limit], "y_train": data.y_train[:args.train_limit],
+                "x_val": data.x_val, "y_val": data.y_val, "x_test": data.x_test, "y_test": data.y_test,
+                "embedded": data.embedded}
+        source += f", first {args.train_limit} training images"
+    embedded = data["embedded"] if isinstance(data, dict) else data.embedded
     rows, curves = [], {}
     for seed in args.seeds:
         for decay in args.decays:
             for method in METHODS:
                 cfg = {"method": method, "sizes": list(sizes), "rank": rank, "decay": float(decay), "sigma_max": sigma_max,
                        "optimizer": "sgd", "lr": args.lr, "batch_size": 256, "epochs": args.epochs, "seed": seed,
-                       "data_tag": "embedded" if data.embedded else None}
+                       "data_tag": "_".join(t for t in ("embedded" if embedded else "",
+                                                        f"n{args.train_limit}" if args.train_limit else "") if t)
+                       or None}
+                if lenet:
+                    cfg.update(model="lenet5", rank=[rank, rank, rank, None])
                 if method == "dlrt":
                     cfg.update(min_rank=rank, max_rank=rank)
                 print(common.run_name(cfg), file=sys.stderr, flush=True)
@@ -91,13 +114,13 @@ def main(argv=None):
     written.append(out / "init_robustness_summary.csv")
     common.write_csv(written[-1], summary)
     lines = [
-        "# Robustness to the initial spectrum σ_j = decay^(−j) (MNIST, 5-layer MLP, rank 20)",
+        f"# Robustness to the initial spectrum σ_j = decay^(−j) (MNIST, {arch})",
         "",
-        f"Data: {source}. Initial σ_j = {sigma_max:.3g} · decay^(−j). SGD lr {args.lr:g}, batch 256, {args.epochs} epochs, seeds "
-        f"{' '.join(map(str, args.seeds))}; four low-rank layers of fixed rank {rank}, dense output. "
+        f"Data: {source}. Initial σ_j = {smax_text} · decay^(−j). SGD lr {args.lr:g}, batch 256, {args.epochs} epochs, seeds "
+        f"{' '.join(map(str, args.seeds))}; {arch}, DLRT at fixed rank (min = max rank = {rank}). "
         "Test accuracy (%) after the first and the last epoch; 'drop' = loss at the last epoch relative "
         "to the flat spectrum (decay 1); 'diverged' = the loss became NaN/inf. The paper's experiment uses "
-        "LeNet5; this one the MLP.",
+        "LeNet5.",
         "",
         "| decay | DLRT epoch 1 | vanilla epoch 1 | DLRT final | vanilla final | DLRT − vanilla (final) "
         "| DLRT drop vs flat | vanilla drop vs flat |",
@@ -109,6 +132,9 @@ def main(argv=None):
         lines.append(f"| {e['decay']:g} | {fmt(e['dlrt_epoch1'])} | {fmt(e['vanilla_epoch1'])} | "
                      f"{fmt(e['dlrt_final'])} | {fmt(e['vanilla_final'])} | {fmt(e['gap_final'], True)} | "
                      f"{fmt(e['dlrt_drop_vs_flat'], True)} | {fmt(e['vanilla_drop_vs_flat'], True)} |")
+    if lenet:
+        lines += ["", "Slides (LeNet5, DLRT / vanilla, %): " + "; ".join(
+            f"decay {d:g}: {a:.2f} / {b:.2f}" for d, (a, b) in SLIDE_LENET5.items()) + "."]
     lines.append("")
     written.append(common.write_markdown(out / "init_robustness.md", "\n".join(lines)))
 
@@ -124,16 +150,19 @@ def main(argv=None):
                 if not np.isfinite(acc).any():
                     ax.text(0.5, 0.55 - 0.1 * j, f"{LABELS[method]}: diverged (NaN loss)", color=f"C{j}",
                             transform=ax.transAxes, ha="center", fontsize=8)
-        ax.set_title(f"decay {decay:g}: σ_j = {sigma_max:.3g}·{decay:g}^(−j)" if decay != 1
-                     else f"decay 1: σ_j = {sigma_max:.3g} (flat)")
+        ax.set_title(f"decay {decay:g}: σ_j = {smax_text}·{decay:g}^(−j)" if decay != 1
+                     else f"decay 1: σ_j = {smax_text} (flat)")
+        if lenet and decay in SLIDE_LENET5:
+            for j, value in enumerate(SLIDE_LENET5[decay]):
+                ax.axhline(value, color=f"C{j}", ls="--", lw=0.8, label="slides" if j == 0 and decay == 1 else None)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.set_xticks(range(1, args.epochs + 1))
     axes[0].set_ylabel("test accuracy (%)")
     axes[0].legend(loc="lower right")
-    fig.suptitle(f"Initialisation robustness, 784-{'-'.join(map(str, sizes[1:-1]))}-10, rank {rank}, "
-                 f"SGD lr {args.lr:g}, batch 256; data: {'embedded subset' if data.embedded else 'full MNIST'}",
-                 fontsize=9)
+    fig.suptitle(f"Initialisation robustness, {arch}, SGD lr {args.lr:g}, batch 256; data: "
+                 f"{'embedded subset' if embedded else 'MNIST'}"
+                 f"{f' (first {args.train_limit} images)' if args.train_limit else ''}", fontsize=9)
     fig.tight_layout()
     written += common.save_figure(fig, out / "init_robustness")
     plt.close(fig)

@@ -5,7 +5,13 @@ relative truncation τ ∈ {0.05, 0.09, 0.13, 0.17} (tail of the singular values
 over the seeds.
 
     python paper_figures/mnist_table.py [--data-dir DIR] [--epochs N] [--seeds 0 1 2] [--quick]
-                                        [--out results/mnist]
+                                        [--out results/mnist] [--select-lrs 3e-4 1e-3 3e-3]
+
+With ``--select-lrs`` the learning rate, the initialisation scale (``--select-init-scales``), the
+per-epoch decay (``--select-lr-decays``) and the number of epochs (≤ ``--epochs``) are chosen on the
+validation split with the test split removed from the data (``_selection.py``; probes: dense and
+τ = ``--select-tau``, seed 0), and the table then runs with that choice and reads the test set
+at the final epoch only.
 
 Writes ``<out>/table_runs.csv`` (one row per run), ``<out>/table.csv`` (mean ± std per τ with the
 paper's numbers), ``<out>/table.md`` and the per-run histories under ``<out>/runs/``. Test accuracy
@@ -14,6 +20,7 @@ is that of the **final** epoch. Compression (inference) = 1 − (Σ_lowrank r (m
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -192,10 +199,31 @@ def main(argv=None):
     p.add_argument("--no-dense", action="store_true", help="skip the dense baseline")
     p.add_argument("--only-existing", action="store_true",
                    help="train nothing: summarise the finished runs among the requested ones")
+    p.add_argument("--select-lrs", type=float, nargs="+", default=None,
+                   help="selection protocol: choose lr, init scale, lr decay and epochs (≤ --epochs) on the "
+                        "validation split (test removed) with dense and τ = --select-tau as probes (seed 0), "
+                        "then run the table with that choice; these are the learning rates tried")
+    p.add_argument("--select-init-scales", type=float, nargs="+", default=[1.0, 0.41, 0.05])
+    p.add_argument("--select-lr-decays", type=float, nargs="+", default=[1.0, 0.8])
+    p.add_argument("--select-tau", type=float, default=0.09)
     args, out, data, source = common.parse(p, argv)
     args.embedded = data.embedded
     n_lowrank = len(common.FULL_SIZES) - 2
     rows = []
+    written = []
+    if args.select_lrs:
+        import _selection as selection
+
+        probe_args = argparse.Namespace(**{**vars(args), "seeds": [0], "taus": [args.select_tau], "no_dense": False})
+        grid = {"lr": args.select_lrs, "init_scale": args.select_init_scales, "lr_decay": args.select_lr_decays}
+        probes = [{k: v for k, v in c.items() if k not in grid and k != "epochs"} for c in configs(probe_args)]
+        choice, sel_rows = selection.select(probes, grid, selection.without_test(data), out, epochs=args.epochs,
+                                            tag=(probes[0]["data_tag"] or "full") + "_valonly", force=args.force,
+                                            progress=not args.no_progress)
+        written.append(common.write_csv(out / "selection.csv", sel_rows) or out / "selection.csv")
+        print(f"selected on validation: {choice}", file=sys.stderr, flush=True)
+        args.lr, args.init_scale, args.lr_decay, args.epochs = (choice["lr"], choice["init_scale"],
+                                                                choice["lr_decay"], choice["epochs"])
     cfgs = configs(args)
     if args.only_existing:
         cfgs = [c for c in cfgs if (out / "runs" / common.run_name(c) / "run.json").is_file()]
@@ -205,8 +233,8 @@ def main(argv=None):
         rows.append(run_row(cfg, history, info))
     rows.sort(key=lambda r: (r["method"] != "dense", r["tau"] if r["tau"] != "" else 0, r["seed"]))
     summary = summarise(rows, n_lowrank)
-    written = [common.write_csv(out / "table_runs.csv", rows) or out / "table_runs.csv",
-               common.write_csv(out / "table.csv", summary) or out / "table.csv"]
+    written += [common.write_csv(out / "table_runs.csv", rows) or out / "table_runs.csv",
+                common.write_csv(out / "table.csv", summary) or out / "table.csv"]
     text = markdown(summary, args, source, n_lowrank)
     written.append(common.write_markdown(out / "table.md", text))
     written += plot(summary, out / "table", f"784-500×4-10 on {'the embedded subset' if data.embedded else 'MNIST'}, "

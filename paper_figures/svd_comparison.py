@@ -36,6 +36,8 @@ EPSILONS = (0.02, 0.05, 0.15)
 TAUS = (0.05, 0.09, 0.17)
 VANILLA_RANKS = (20, 60)
 DLRT_INIT_RANK = 250
+#: He-init scales chosen on the validation split by ``--tune`` (2 epochs, seed 0, reduced protocol)
+INIT_SCALES = {"dense": 1.0, "dlrt": 1.0, "vanilla": 1.0, "svd": 1.0}
 LABELS = {"svd": "SVD training + rank selection (ε)", "dlrt": "DLRT (τ)", "vanilla": "vanilla U Vᵀ (rank)",
           "dense": "dense"}
 
@@ -50,15 +52,15 @@ def build_parser():
     p.add_argument("--vanilla-ranks", type=int, nargs="+", default=list(VANILLA_RANKS))
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of every method (default 1e-3)")
     p.add_argument("--lr-decay", type=float, default=0.8, help="per-epoch learning-rate factor (default 0.8)")
-    p.add_argument("--init-scale", type=float, default=0.05,
-                   help="He-init scale of dense/DLRT/vanilla (default 0.05, chosen on validation in RESULTS.md)")
-    p.add_argument("--svd-init-scale", type=float, default=1.0,
-                   help="He-init scale of SVD training (default 1.0, chosen on validation: --tune)")
+    for method in ("dense", "dlrt", "vanilla", "svd"):
+        p.add_argument(f"--{method}-init-scale", type=float, default=INIT_SCALES[method],
+                       help=f"He-init scale of {method} (default {INIT_SCALES[method]:g}, chosen on validation: --tune)")
     p.add_argument("--lambda-o", type=float, default=1.0)
     p.add_argument("--lambda-r", type=float, default=1e-3, help="nuclear-norm weight (default 1e-3, from --tune)")
     p.add_argument("--delta-precision", type=float, default=1 / 64)
     p.add_argument("--tune", action="store_true",
-                   help="only the SVD validation grid: init scale {0.05, 1} × λ_R {1e-4, 1e-3}, ε = 0.05, seed 0")
+                   help="only the validation grid (seed 0): init scale {0.05, 1} for every method (DLRT at τ = 0.09, "
+                        "vanilla at r = 60), × λ_R {1e-4, 1e-3} for SVD at ε = 0.05")
     p.add_argument("--only-existing", action="store_true", help="summarise the finished runs only")
     return p
 
@@ -78,25 +80,36 @@ def configs(args, tag):
     for seed in args.seeds:
         base = {"sizes": sizes, "optimizer": "adam", "lr": args.lr, "batch_size": 256, "epochs": args.epochs,
                 "seed": seed, "data_tag": tag, "lr_decay": args.lr_decay}
-        small = {**base, "init_scale": args.init_scale}
-        svd = {**base, "method": "svd", "init_scale": args.svd_init_scale, "lambda_o": args.lambda_o,
+        init = {m: {"init_scale": getattr(args, f"{m}_init_scale")} for m in INIT_SCALES}
+        svd = {**base, "method": "svd", **init["svd"], "lambda_o": args.lambda_o,
                "lambda_r": args.lambda_r, "regularizer": "nuclear", "delta_precision": args.delta_precision,
                "rank_rule": "theorem"}
-        out.append({**small, "method": "dense", "rank": None, "setting": "dense"})
+        out.append({**base, **init["dense"], "method": "dense", "rank": None, "setting": "dense"})
         for eps in args.epsilons:
             out.append({**svd, "epsilon": float(eps), "setting": f"ε = {eps:g}"})
         for tau in args.taus:
             r = min(DLRT_INIT_RANK, width)
-            out.append({**small, "method": "dlrt", "rank": r, "max_rank": r, "tau": float(tau),
+            out.append({**base, **init["dlrt"], "method": "dlrt", "rank": r, "max_rank": r, "tau": float(tau),
                         "setting": f"τ = {tau:g}"})
         for rank in args.vanilla_ranks:
-            out.append({**small, "method": "vanilla", "rank": min(rank, width), "setting": f"r = {min(rank, width)}"})
+            out.append({**base, **init["vanilla"], "method": "vanilla", "rank": min(rank, width),
+                        "setting": f"r = {min(rank, width)}"})
     return out
 
 
 def tune_configs(args, tag):
     sizes = list(common.QUICK_SIZES if args.quick else common.FULL_SIZES)
+    width = min(sizes[1:-1])
     out = []
+    base = {"sizes": sizes, "optimizer": "adam", "lr": args.lr, "batch_size": 256, "epochs": args.epochs,
+            "seed": args.seeds[0], "data_tag": tag, "lr_decay": args.lr_decay}
+    for init in (0.05, 1.0):
+        out.append({**base, "init_scale": init, "method": "dense", "rank": None, "setting": f"init {init:g}"})
+        r = min(DLRT_INIT_RANK, width)
+        out.append({**base, "init_scale": init, "method": "dlrt", "rank": r, "max_rank": r, "tau": 0.09,
+                    "setting": f"init {init:g}, τ = 0.09"})
+        out.append({**base, "init_scale": init, "method": "vanilla", "rank": min(60, width),
+                    "setting": f"init {init:g}, r = {min(60, width)}"})
     for init in (0.05, 1.0):
         for lam in (1e-4, 1e-3):
             out.append({"sizes": sizes, "optimizer": "adam", "lr": args.lr, "batch_size": 256, "epochs": args.epochs,

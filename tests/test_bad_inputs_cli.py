@@ -156,6 +156,13 @@ def test_unwritable_out_is_refused_before_any_computation(tmp_path, capsys, comm
     assert blocker.read_text() == "x"
 
 
+@pytest.mark.parametrize("name", ["checkpoint.npz", "history.csv"])
+def test_output_file_name_taken_by_a_folder(tmp_path, capsys, name):
+    (tmp_path / name).mkdir()
+    status = run(["train", "--data-dir", "embedded", "--resume", "--out", str(tmp_path)] + TINY)
+    assert_user_error(capsys, status, "train", "--out", name, "not a file")
+
+
 # ------------------------------------------------------------------ corrupt checkpoints (--resume)
 def _rewrite(path, edit_meta=None, edit_arrays=None):
     with np.load(path) as npz:
@@ -282,3 +289,53 @@ def test_console_entry_point_prints_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("dlra figures: error: --scripts") and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_divergence_checks_in_python_fire_only_on_divergence(checkpoint):
+    """The Trainer raises TrainingDiverged for a step size that blows up (explosion; a spike that
+    leaves chance accuracy) and stays silent on a hard problem at chance (random labels)."""
+    from dlra.data import load_mnist
+    from dlra.nn import MLP, Trainer, TrainingDiverged
+
+    _, folder = checkpoint
+    data = load_mnist(folder, validation=2)
+    for lr, match in ((1e30, "diverged"), (1e6, "exploded")):
+        trainer = Trainer(MLP.from_sizes([784, 8, 10], ranks=[2, None], rng=0), optimizer="sgd", lr=lr,
+                          batch_size=5, progress=False)
+        with pytest.raises(TrainingDiverged, match=match):
+            trainer.fit(data, 2)
+    rng = np.random.default_rng(1)
+    noise = {"x_train": rng.standard_normal((60, 6)).astype(np.float32), "y_train": rng.integers(0, 3, 60)}
+    trainer = Trainer(MLP.from_sizes([6, 5, 3], ranks=[2, None], rng=0), optimizer="sgd", lr=0.05,
+                      batch_size=10, progress=False)
+    history = trainer.fit(noise, 2)
+    assert len(history) == 2
+
+
+def test_spike_then_chance_accuracy_is_divergence(tmp_path, capsys):
+    """SGD with lr 3 on the embedded MNIST: the loss spikes (2.3 → 68) and the network dies at 11 %
+    training accuracy; this used to end with exit 0 and a 10 % test accuracy."""
+    status = run(["train", "--data-dir", "embedded", "--train-limit", "2000", "--widths", "32", "--rank", "8",
+                  "--optimizer", "sgd", "--lr", "3", "--epochs", "2", "--no-progress", "--no-plot",
+                  "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert status == 2 and "Traceback" not in out + err
+    (line,) = [line for line in err.splitlines() if "error:" in line]
+    assert "diverged" in line and "chance" in line and "lower the learning rate (--lr)" in line
+    assert not (tmp_path / "checkpoint.npz").exists()          # the collapsed epoch is not checkpointed
+
+
+def test_non_finite_weights_are_divergence_but_other_value_errors_are_not():
+    from dlra.nn import MLP, Trainer, TrainingDiverged
+
+    X, y = np.ones((4, 6)), np.array([0, 1, 2, 0])
+    net = MLP.from_sizes([6, 5, 3], ranks=[2, None], rng=0)
+    items = net.parameters()
+    items[1] = np.full_like(items[1], np.inf)
+    net.set_parameters(items)
+    with pytest.raises(TrainingDiverged, match="lower the learning rate"):
+        Trainer(net, optimizer="sgd", lr=0.1, progress=False).train_step(X, y)
+    healthy = Trainer(MLP.from_sizes([6, 5, 3], ranks=[2, None], rng=0), optimizer="sgd", lr=0.1, progress=False)
+    with pytest.raises(ValueError) as info:
+        healthy.train_step(np.ones((4, 7)), y)                   # a wrong batch is not a divergence
+    assert not isinstance(info.value, TrainingDiverged)

@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
       "--substeps", "euler"], "rank-adaptive BUG / BUG"),
     (["benchmarks/bench_training.py", "--widths", "64", "--ranks", "4", "8", "--batch", "32", "--repeat", "1",
       "--no-files", "--no-progress"], "DLRT, r = 8"),
+    (["benchmarks/bench_qr.py", "--quick", "--repeat", "1", "--no-files"], "CholeskyQR2 vs Householder"),
+    (["benchmarks/bench_lenet5.py", "--batch", "8", "--repeat", "1", "--no-files"], "numba DLRT r=9/16/28"),
 ])
 def test_benchmark_script_runs(args, expect):
     result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -28,7 +30,7 @@ def test_torch_benchmark_runs():
             "--startup-ranks", "8", "--repeat", "1", "--no-files", "--no-progress"]
     result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "numba DLRT / torch KLS reference step at rank 8" in result.stdout
+    assert "numba DLRT / torch KLS reference step at rank 8: wall" in result.stdout
 
 
 def test_api_vs_cli_benchmark_runs(tmp_path):

@@ -10,11 +10,17 @@ METHODS = ["projected_euler", "projected_rk", "ksl", "bug", "augmented_bug", "ad
            "parallel_bug", "midpoint_bug", "naive"]
 
 
+def fixed(method):
+    """The rank-adaptive methods need a truncation rule; FixedRank() keeps the rank."""
+    return {"truncation": dlra.FixedRank()} if dlra.METHODS[method].requires_truncation else {}
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_dense_operator_and_lowrank_fields_agree_to_round_off(method):
     p = {fmt: dlra.problems.LubichOseledets(n=30, rank=4, eps=0.0, field_format=fmt)
          for fmt in ("dense", "operator", "lowrank")}
-    results = {fmt: dlra.solve(q.F, q.Y0, (0, 0.5), 0.1, method=method).Y[-1].to_dense() for fmt, q in p.items()}
+    results = {fmt: dlra.solve(q.F, q.Y0, (0, 0.5), 0.1, method=method, **fixed(method)).Y[-1].to_dense()
+               for fmt, q in p.items()}
     scale = np.linalg.norm(results["dense"])
     # the midpoint BUG augments [U½, F V½], nearly dependent on an exact-rank problem: up to 3r of
     # its 4r directions are fixed by round-off, and the Galerkin step + truncation in them differ
@@ -67,7 +73,8 @@ def test_one_callback_call_per_substep_for_all_matrices(method, calls_per_step):
     """With one explicit Euler substep: the K- and L-steps share F(t0, Y0); the augmented S-step
     starts at Y0 exactly and reuses it too; BUG's S-step needs a new evaluation; KSL needs three."""
     field = CountingField()
-    sol = dlra.solve(field, three_matrix_state(), (0, 1), 0.125, method=method, substep="euler")
+    substep = None if method == "projected_euler" else "euler"  # projected Euler has no substeps
+    sol = dlra.solve(field, three_matrix_state(), (0, 1), 0.125, method=method, substep=substep, **fixed(method))
     assert sol.success and sol.nfev == field.calls == 8 * calls_per_step
     assert set(field.seen) == {3}
 
@@ -78,9 +85,10 @@ def test_a_sequence_state_equals_separate_runs(method):
     integrated with the S-step / K-step / stages)."""
     field = CountingField()
     Y0 = three_matrix_state()
-    together = dlra.solve(field, Y0, (0, 1), 0.125, method=method).Y[-1]
+    together = dlra.solve(field, Y0, (0, 1), 0.125, method=method, **fixed(method)).Y[-1]
     for k in range(2):
-        alone = dlra.solve(lambda t, Y, k=k: field.single(k, t, Y), Y0[k], (0, 1), 0.125, method=method).Y[-1]
+        alone = dlra.solve(lambda t, Y, k=k: field.single(k, t, Y), Y0[k], (0, 1), 0.125, method=method,
+                           **fixed(method)).Y[-1]
         assert np.allclose(together[k].to_dense(), alone.to_dense(), atol=1e-12)
     # the dense item follows Ẋ = (A + sin t) X with the same Runge–Kutta method as the full-rank
     # reference (projected RK integrates it with its own tableau, RK2; the others with the RK4 substep)

@@ -247,6 +247,27 @@ def test_observed_orders_first_order_and_local_slopes():
         == pytest.approx(2.0)
 
 
+def test_fit_order_selects_the_asymptotic_range_and_refuses_floors_and_blowups():
+    h = np.geomspace(1e-3, 0.5, 12)
+    clean = 0.3 * h ** 2
+    floor = 1e-8
+    e = np.where(clean > floor, clean, floor * (1 + 0.01 * np.arange(12)))   # a floor at small h
+    e[-2:] = [1e2, 1e6]                                                     # a blow-up at large h
+    e = np.append(e, np.inf)                                                # a failed run
+    hh = np.append(h, 1.0)
+    law = dg.fit_order(hh, e)
+    assert law.exponent == pytest.approx(2.0, abs=1e-8) and law.r2 == pytest.approx(1.0)
+    on_slope = h[(clean > floor)][:-2]
+    assert law.x_min == pytest.approx(on_slope.min()) and law.x_max == pytest.approx(on_slope.max())
+    assert law.n == on_slope.size and law.n_total == 12
+    naive = dg.fit_power_law(h, e[:-1])                 # what a fit across everything reports
+    assert abs(naive.exponent - 2) > 0.5
+    with pytest.warns(dg.OrderFitWarning, match="rests on 2 points"):
+        dg.fit_order([0.1, 0.05, 0.025, 0.0125], [1e-2, 2.5e-3, 2.4e-3, 2.45e-3])
+    rec = [dict(label="m", h=x, error=y) for x, y in zip(h, 0.3 * h)]
+    assert dg.orders_by(rec)["m"].exponent == pytest.approx(1.0)
+
+
 def test_vshape_minimum_and_power_law_on_synthetic_curve():
     h = np.geomspace(1e-4, 1e-1, 31)
     for theta in [1e-6, 1e-4]:
@@ -256,21 +277,20 @@ def test_vshape_minimum_and_power_law_on_synthetic_curve():
     assert law.exponent == pytest.approx(0.5) and law.r2 == pytest.approx(1.0)
 
 
-def test_vshape_hstar_scales_like_sqrt_theta():
-    """Rank-adaptive parallel BUG on Schrödinger: interior minimum, h* ∝ ϑ^{1/2} over two decades."""
-    p = dlra.problems.Schrodinger(N=30, rank=10)
-    thetas = [1e-6, 1e-5, 1e-4]
-    hs = 1.0 / np.unique(np.round(np.logspace(1.0, 2.9, 20)).astype(int))
-    rec = dg.convergence_sweep(p, ["parallel_bug"], hs, thetas=thetas, eps_samples=0,
-                               Y0=lambda prob, rank, theta: dlra.LowRank.from_dense(prob.Y0_full, tol=theta))
-    h_star = []
-    for theta in thetas:
-        rows = dg.select(rec, theta=theta)
-        m = dg.vshape_minimum([r["h_eff"] for r in rows], [r["error"] for r in rows])
-        assert m["interior"], theta
-        h_star.append(m["h_star"])
-    law = dg.fit_power_law(thetas, h_star)
-    assert abs(law.exponent - 0.5) <= 0.15, law
+def test_vshape_law_recovers_balancing_on_synthetic_branches():
+    """e = C ϑ^b h^p + D ϑ^a h^{−q}: the measured p, q, a, b give x = (a − b)/(p + q), and the
+    minimiser follows it; a flat left branch (plateau) is not counted as a V."""
+    h = np.geomspace(1e-4, 1e-1, 40)
+    rec = [dict(theta=th, h_eff=x, error=2 * th ** 0.2 * x ** 2 + 0.5 * th ** 0.9 / x ** 0.8)
+           for th in [1e-7, 1e-6, 1e-5] for x in h]
+    v = dg.vshape_law(rec)
+    assert v["all_interior"] and v["q"] == pytest.approx(0.8, abs=0.1) and v["a"] == pytest.approx(0.9, abs=0.05)
+    # p and b are read near the crossing, where the other branch still contributes a little
+    assert v["b"] == pytest.approx(0.2, abs=0.15) and v["p"] == pytest.approx(2.0, abs=0.35)
+    assert v["x"] == pytest.approx(0.7 / 2.8, abs=0.03) and abs(v["x"] - v["x_balance"]) <= 0.03
+    assert v["x_theorem"] == pytest.approx(1 / (v["p"] + 1))
+    plateau = [dict(theta=th, h_eff=x, error=th + x ** 2) for th in [1e-6, 1e-5] for x in h]
+    assert not any(dg.vshape_law(plateau)["interior"])
 
 
 # ----------------------------------------------------------------------------- descent
@@ -298,3 +318,17 @@ def test_descent_check_counts_nonfinite_as_violation():
     assert list(chk.violating_steps) == [1, 2]
     assert dg.descent_check([3.0, 3.05, 2.0], theta=0.1).holds
     assert not dg.descent_check([3.0, 3.2, 2.0], theta=0.1).holds
+    assert dg.descent_check([3.0, 3.05, 2.0], theta=0.1).ratio == pytest.approx(0.5)
+    assert dg.descent_check([3.0, 3.2, 2.0], theta=0.1).ratio == pytest.approx(2.0)
+    assert dg.descent_check([3.0, 2.0], theta=0.1, status=-1).ratio == math.inf
+
+
+def test_descent_sweep_unstable_sgd_step_violates():
+    """Explicit Euler (SGD) substeps on L = ½‖W − M‖² + c: stable for h < 2, the loss grows beyond."""
+    p = dlra.problems.LeastSquares(m=12, n=10, p=15, rank=3)
+    Y0 = _small_singular_start(p, rank=3, smallest=1e-3)
+    rec = dg.descent_sweep(p.F, p.loss, Y0, (0.0, 3.0), ["adaptive_bug"], [0.5, 3.0], [1e-2],
+                           substep="euler")
+    by_h = {r["h"]: r for r in rec}
+    assert by_h[0.5]["holds"] and by_h[0.5]["ratio"] <= 1.0
+    assert not by_h[3.0]["holds"] and by_h[3.0]["ratio"] > 1.0 and by_h[3.0]["violations"] >= 1

@@ -62,3 +62,39 @@ def test_remove_stale_temporaries_touches_only_its_own_names(tmp_path):
     assert sorted(p.name for p in removed) == [".ck.npz.abc.tmp", ".ck.npz.def.tmp"]
     assert sorted(os.listdir(tmp_path)) == [".other.npz.abc.tmp", "ck.npz", "ck.npz.tmp"]
     assert dio.remove_stale_temporaries(tmp_path / "missing" / "ck.npz") == []
+
+
+class _Terminal:
+    """A stream that says it is a terminal and records what is written."""
+
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_bars_draw_only_on_a_terminal(capsys, tmp_path):
+    from dlra.nn import MLP, Trainer
+    from dlra.progress import progress_bar
+
+    assert list(progress_bar(range(3))) == [0, 1, 2]
+    terminal = _Terminal()
+    for _ in progress_bar(range(3), file=terminal):
+        pass
+    assert "\r" in terminal.text and "3/3" in terminal.text
+    quiet = _Terminal()
+    list(progress_bar(range(3), enabled=False, file=quiet))
+    assert quiet.text == ""
+    # a trainer asked for a bar writes nothing into a redirected stderr (a log file)
+    rng = np.random.default_rng(0)
+    data = {"x_train": rng.standard_normal((40, 6)).astype(np.float32), "y_train": rng.integers(0, 3, 40)}
+    Trainer(MLP.from_sizes([6, 5, 3], ranks=[2, None], rng=0), batch_size=10, progress=True).fit(data, 1)
+    captured = capsys.readouterr()
+    assert "\r" not in captured.err + captured.out

@@ -48,7 +48,8 @@ def test_bad_thread_counts_are_named(bad, monkeypatch):
     with pytest.raises(ValueError, match="threads"):
         Trainer(net, threads=bad)
     with pytest.raises(ValueError, match="threads"):
-        dlra.solve(lambda t, Y: np.zeros((6, 5)), np.ones((6, 5)), (0, 1), 0.5, rank=1, threads=bad)
+        dlra.solve(lambda t, Y: np.zeros((6, 5)), np.ones((6, 5)), (0, 1), 0.5, method="bug", rank=1,
+                   threads=bad)
 
 
 def test_bad_environment_is_named(monkeypatch):
@@ -96,7 +97,30 @@ def test_solve_runs_under_the_limit(two_threads, threads, expected):
     def record(t, Y, info):
         seen.append(blas_count())
 
-    sol = dlra.solve(lambda t, Y: A, np.eye(8), (0, 0.2), 0.1, rank=2, threads=threads, step_callback=record)
+    sol = dlra.solve(lambda t, Y: A, np.eye(8), (0, 0.2), 0.1, method="bug", rank=2, threads=threads,
+                     step_callback=record)
     assert sol.status == 0
     assert seen == [expected, expected]
     assert blas_count() == 2
+
+
+def test_adaptive_solve_runs_under_the_limit(two_threads):
+    A = np.random.default_rng(1).standard_normal((8, 8))
+    seen = []
+
+    def record(t, Y, info):
+        seen.append(blas_count())
+
+    controller = dlra.StepSizeController(rtol=1e-3, atol=1e-6)
+    sol = dlra.solve(lambda t, Y: A, np.eye(8), (0, 0.2), controller, rank=2, theta=1e-8, step_callback=record)
+    assert sol.status == 0 and seen and set(seen) == {1}
+    assert blas_count() == 2
+
+
+def test_conv_network_work_uses_the_im2col_product():
+    from dlra.nn.lenet import LeNet5
+    net = LeNet5(ranks=None, rng=0)
+    conv2 = net.layers[1]
+    m, n = conv2.weight_shape
+    positions = conv2.conv_shape[0] * conv2.conv_shape[1]
+    assert network_work(net, 4) >= 4 * positions * m * n

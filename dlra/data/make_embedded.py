@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from dlra.data.mnist import EMBEDDED_DIR, MNIST_FILES, find_mnist_files, load_idx, save_idx
+from dlra.io import write_text
 
 PER_CLASS_TRAIN = 500   # per digit, from the first 50,000 training images
 PER_CLASS_VAL = 100     # per digit, from the last 10,000 training images
@@ -131,7 +132,7 @@ def build(source: Path, dest: Path) -> dict[str, np.ndarray]:
         train_counts=" ".join(map(str, np.bincount(subset["train_labels"], minlength=10))),
         test_counts=" ".join(map(str, np.bincount(subset["test_labels"], minlength=10))),
     )
-    (dest / "README.md").write_text(readme, encoding="utf-8")
+    write_text(dest / "README.md", readme)
     return subset
 
 

@@ -101,6 +101,8 @@ def _read_bytes(path: Path) -> bytes:
         raise FileNotFoundError(
             f"{path.name}: file not found in directory {path.parent}"
         ) from None
+    except OSError as exc:  # permissions, a directory of that name, I/O errors
+        raise OSError(f"{path.name}: cannot be read ({exc.strerror or exc}) [{path}]") from None
     if path.name.endswith(".gz") or raw[:2] == _GZIP_MAGIC:
         try:
             return gzip.decompress(raw)

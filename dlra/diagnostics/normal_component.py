@@ -1,4 +1,5 @@
-"""The normal component εₙ = ‖(I − P(Yₙ)) F(tₙ, Yₙ)‖_F of the DLRT error bound (DESIGN.md §1, §5).
+"""The normal component εₙ = ‖(I − P(Yₙ)) F(tₙ, Yₙ)‖_F of the DLRT error bound
+(Ceruti, Kusch & Lubich, BIT 62 (2022), Thm. 2).
 
 For Y = U S Vᴴ with orthonormal U, V the tangent-space projection is
 

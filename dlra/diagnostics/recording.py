@@ -1,4 +1,5 @@
-"""Recording the quantities of the DLRT error bound along a run (DESIGN.md §5).
+"""Recording the quantities of the DLRT error bound along a run
+(Ceruti, Kusch & Lubich, BIT 62 (2022), Thm. 2).
 
 Along ``dlra.solve`` (through its ``step_callback``) a :class:`Recorder` stores per step
 

@@ -40,10 +40,9 @@ def grid(**axes):
 
 
 def _progress(iterable, total, progress, desc):
-    if not progress:
-        return iterable
-    from tqdm import tqdm
-    return tqdm(iterable, total=total, desc=desc, leave=False)
+    from ..progress import progress_bar
+
+    return progress_bar(iterable, enabled=progress, total=total, desc=desc, leave=False)
 
 
 def run_sweep(fun, points, *, n_jobs=None, backend=None, progress=False, desc="sweep"):
@@ -112,9 +111,12 @@ def _run_point(problem, spec, h, theta, rank, T, substep, Y0, eps_samples, exact
     elif rank is not None and not isinstance(Y0, LowRank):
         Y0 = LowRank.from_dense(Y0, rank=rank)
     kwargs = dict(spec["options"])
-    if substep is not None:
+    from ..integrators import METHODS
+    # the projected Runge–Kutta methods have no substeps: the sweep's substep applies to the others
+    takes_substep = not isinstance(spec["method"], str) or METHODS[spec["method"]].uses_substep
+    if substep is not None and takes_substep:
         kwargs["substep"] = substep
-    if exact_substep:
+    if exact_substep and takes_substep:
         kwargs["substep"] = p.exact_substep()
     if theta is not None and not (isinstance(theta, float) and math.isnan(theta)):
         kwargs["truncation"] = AbsoluteTolerance(theta, max_rank=max_rank)

@@ -1,4 +1,8 @@
-"""One integrator per module; :data:`METHODS` maps the names of :func:`dlra.solve` to classes."""
+"""One integrator per module; :data:`METHODS` maps the names of :func:`dlra.solve` to classes and
+:func:`make_integrator` builds one from a name and options (the one resolver of the package).
+
+New methods are written from the public building blocks of :mod:`dlra.integrators.blocks`.
+"""
 from .adaptive_bug import AdaptiveBUG
 from .augmented_bug import AugmentedBUG
 from .base import Integrator, StepInfo
@@ -9,13 +13,8 @@ from .midpoint_bug import MidpointBUG
 from .naive import NaiveFactorODE
 from .parallel_bug import ParallelBUG
 from .projected_rk import ProjectedEuler, ProjectedRK, tangent_projection
+from .registry import METHODS, make_integrator
 
-METHODS = {
-    cls.name: cls
-    for cls in (ProjectedEuler, ProjectedRK, ProjectorSplitting, BUG, AugmentedBUG, AdaptiveBUG,
-                ParallelBUG, MidpointBUG, NaiveFactorODE, FullRank)
-}
-
-__all__ = ["Integrator", "StepInfo", "METHODS", "ProjectedEuler", "ProjectedRK", "ProjectorSplitting",
-           "BUG", "AugmentedBUG", "AdaptiveBUG", "ParallelBUG", "MidpointBUG", "NaiveFactorODE",
-           "FullRank", "tangent_projection"]
+__all__ = ["Integrator", "StepInfo", "METHODS", "make_integrator", "ProjectedEuler", "ProjectedRK",
+           "ProjectorSplitting", "BUG", "AugmentedBUG", "AdaptiveBUG", "ParallelBUG", "MidpointBUG",
+           "NaiveFactorODE", "FullRank", "tangent_projection"]

@@ -23,40 +23,30 @@ small singular values.
 """
 from __future__ import annotations
 
-from ..field import lowrank_indices
-from ..linalg import augmented_basis
-from .base import Integrator
-from ._common import augmented_start, factors, galerkin_step, kl_steps, truncate_cores, with_updates
+from .base import Integrator, StepInfo
+from .blocks import augmented_galerkin, truncate_cores, with_updates
 
 __all__ = ["AdaptiveBUG"]
 
 
 class AdaptiveBUG(Integrator):
+    """Rank-adaptive BUG (Ceruti, Kusch & Lubich, BIT 2022), the integrator of DLRT.
+
+    Û = orth([K(t1), U0]), V̂ = orth([L(t1), V0]); Ṡ = Ûᴴ F(t, Û S V̂ᴴ) V̂ from Ûᴴ Y0 V̂; the
+    truncated SVD Ŝ(t1) = P Σ Qᴴ gives U1 = Û P_r1, S1 = Σ_r1, V1 = V̂ Q_r1 with r1 from the rule.
+    ``theta=`` (absolute tolerance ϑ on the ℓ² tail) or ``truncation=`` is required
+    (``truncation=FixedRank()`` keeps the rank). First order; ‖Yₙ − Y(tₙ)‖ ≤ c1 ε + c2 h + c3 ϑ/h.
+    """
+
     name = "adaptive_bug"
-    order = 1
+    method_order = 1
     rank_adaptive = True
     accepts_truncation = True
-
-    def _augmented_step(self, field, t0, items, h):
-        """Steps 1–3; returns (lr, Û, Ŝ(t1), V̂, new dense items, F(t0, Y0))."""
-        t1 = t0 + h
-        lr = lowrank_indices(items)
-        F0 = field(t0, items)
-        K1, L1, FV0, FhU0 = kl_steps(self.substep, field, items, lr, t0, t1, F0)
-        U0, S0, V0 = factors(items, lr)
-        Uhat = [augmented_basis(u0, K) for K, u0 in zip(K1, U0)]
-        Vhat = [augmented_basis(v0, L) for L, v0 in zip(L1, V0)]
-        # Û Ŝ0 V̂ᴴ = Y0 exactly, so F at the S-step's start is F0 (no new evaluation)
-        starts = [augmented_start(U0[j], S0[j], V0[j], Uhat[j], Vhat[j], F0[k], FV0[j], FhU0[j])
-                  for j, k in enumerate(lr)]
-        S1, dense = galerkin_step(self.substep, field, items, Uhat, Vhat, [s for s, _ in starts], t0, t1,
-                                  F0=F0, core_f0=[d for _, d in starts])
-        return lr, Uhat, S1, Vhat, dense, F0
+    requires_truncation = True
 
     def _step_impl(self, field, t0, items, h):
-        lr, Uhat, Shat, Vhat, dense, _ = self._augmented_step(field, t0, items, h)
+        lr, Uhat, Shat, Vhat, dense, _ = augmented_galerkin(self.substep, field, items, t0, h)
         truncated, discarded = truncate_cores(self.truncation, Uhat, Shat, Vhat,
                                               [items[k].rank for k in lr])
         new = with_updates(items, lr, truncated, dense)
-        self._record(new, discarded)
-        return new
+        return new, StepInfo.of(new, discarded)

@@ -19,15 +19,25 @@ from ..field import lowrank_indices
 from ..linalg import orth
 from ..lowrank import LowRank
 from ..timing import timed
-from .base import Integrator
-from ._common import factors, galerkin_step, kl_steps, with_updates
+from .base import Integrator, StepInfo
+from .blocks import factors, galerkin_step, kl_steps, with_updates
 
 __all__ = ["BUG"]
 
 
 class BUG(Integrator):
+    """Fixed-rank BUG, the unconventional robust integrator (Ceruti & Lubich, BIT 2022).
+
+    U1 = orth(K(t1)), V1 = orth(L(t1)) from the K- and L-steps started at the old factors;
+    Ṡ = U1ᴴ F(t, U1 S V1ᴴ) V1 from (U1ᴴU0) S0 (V0ᴴV1). First order, exact for F = Ȧ with A(t)
+    of rank r, robust to small singular values. Fixed rank: ``truncation``/``theta`` raise.
+    """
+
     name = "bug"
-    order = 1
+    method_order = 1
+
+    def __init__(self, *, substep=None):
+        super().__init__(substep=substep)
 
     def _step_impl(self, field, t0, items, h):
         t1 = t0 + h
@@ -42,5 +52,4 @@ class BUG(Integrator):
                        for u0, s0, v0, u1, v1 in zip(U0, S0, V0, U1, V1)]
         S1, dense = galerkin_step(self.substep, field, items, U1, V1, S_start, t0, t1)
         new = with_updates(items, lr, [LowRank(u, s, v) for u, s, v in zip(U1, S1, V1)], dense)
-        self._record(new)
-        return new
+        return new, StepInfo.of(new)

@@ -19,26 +19,31 @@ from __future__ import annotations
 
 from ..linalg import augmented_basis
 from ..lowrank import LowRank
-from .adaptive_bug import AdaptiveBUG
-from .base import Integrator
-from ._common import factors, galerkin_step, truncate_cores, with_updates
+from .base import Integrator, StepInfo
+from .blocks import augmented_galerkin, factors, galerkin_step, truncate_cores, with_updates
 
 __all__ = ["MidpointBUG"]
 
 
 class MidpointBUG(Integrator):
+    """Second-order midpoint BUG (Ceruti, Einkemmer, Kusch & Lubich, BIT 2024).
+
+    An augmented BUG half step gives Y½ = U½ S½ V½ᴴ; Û = orth([U½, F(t½, Y½) V½]),
+    V̂ = orth([V½, F(t½, Y½)ᴴ U½]); Galerkin S-step over [t0, t1] from Ûᴴ Y0 V̂; truncation by the
+    rule (default: back to the incoming rank r; ``theta=`` makes it rank-adaptive). Order 2 with a
+    substep solver of order ≥ 2. The half step's and the full step's S-substeps keep separate
+    optimiser states (keys ``"S_half"`` and ``"S"``).
+    """
+
     name = "midpoint_bug"
-    order = 2
+    method_order = 2
     rank_adaptive = True
     accepts_truncation = True
 
-    def __init__(self, substep=None, truncation=None, theta=None):
-        super().__init__(substep=substep, truncation=truncation, theta=theta)
-        self._half = AdaptiveBUG(substep=self.substep)
-
     def _step_impl(self, field, t0, items, h):
         t1, th = t0 + h, t0 + 0.5 * h
-        lr, Uh, Sh, Vh, dense_half, F0 = self._half._augmented_step(field, t0, items, 0.5 * h)
+        lr, Uh, Sh, Vh, dense_half, F0 = augmented_galerkin(self.substep, field, items, t0, 0.5 * h,
+                                                            keys=("K", "L", "S_half"))
         half = with_updates(items, lr, [LowRank(u, s, v) for u, s, v in zip(Uh, Sh, Vh)], dense_half)
         F_half = field(th, half)
         Uhat = [augmented_basis(Uh[j], F_half[k].right(Vh[j])) for j, k in enumerate(lr)]
@@ -50,5 +55,4 @@ class MidpointBUG(Integrator):
         S1, dense = galerkin_step(self.substep, field, items, Uhat, Vhat, S_start, t0, t1, F0=F0)
         truncated, discarded = truncate_cores(self.truncation, Uhat, S1, Vhat, [items[k].rank for k in lr])
         new = with_updates(items, lr, truncated, dense)
-        self._record(new, discarded)
-        return new
+        return new, StepInfo.of(new, discarded)

@@ -12,15 +12,24 @@ from __future__ import annotations
 from ..field import lowrank_indices
 from ..flows import naive_flow
 from ..lowrank import LowRank
-from .base import Integrator
+from .base import Integrator, StepInfo
 
 __all__ = ["NaiveFactorODE"]
 
 
 class NaiveFactorODE(Integrator):
+    """Koch–Lubich factor ODEs U̇ = (I − UUᴴ) F V S⁻¹, V̇ = (I − VVᴴ) Fᴴ U S⁻ᴴ, Ṡ = Uᴴ F V
+    integrated by the substep solver over each step (SIAM J. Matrix Anal. Appl. 2007).
+
+    Its order is the substep solver's, but only for h below σ_min(S): kept to show that failure.
+    """
+
     name = "naive"
-    order = 1  # with an order-p substep solver its order is p, for h below the σ_min limit
-    orthonormal_factors = False
+    method_order = float("inf")
+    orthonormal_factors = False  # the method as published: U, V drift with the substeps
+
+    def __init__(self, *, substep=None):
+        super().__init__(substep=substep)
 
     def _step_impl(self, field, t0, items, h):
         lr = lowrank_indices(items)
@@ -35,5 +44,4 @@ class NaiveFactorODE(Integrator):
             new[k] = LowRank(z1[3 * j], z1[3 * j + 1], z1[3 * j + 2])
         for j, k in enumerate(flow.dense):
             new[k] = z1[3 * len(lr) + j]
-        self._record(new)
-        return new
+        return new, StepInfo.of(new)

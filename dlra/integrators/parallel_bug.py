@@ -21,17 +21,25 @@ import numpy as np
 
 from ..field import lowrank_indices
 from ..linalg import augmented_basis
-from .base import Integrator
-from ._common import factors, galerkin_step, kl_steps, truncate_cores, with_updates
+from .base import Integrator, StepInfo
+from .blocks import factors, galerkin_step, kl_steps, truncate_cores, with_updates
 
 __all__ = ["ParallelBUG"]
 
 
 class ParallelBUG(Integrator):
+    """Parallel rank-adaptive BUG (Ceruti, Kusch & Lubich, SIAM J. Sci. Comput. 2024).
+
+    K-, L- and S̄-steps all from the old factors at t0; Ũ1 ⟂ U0 from orth([U0, K(t1)]), Ṽ1
+    likewise; core [[S̄(t1), L(t1)ᴴ Ṽ1], [Ũ1ᴴ K(t1), 0]] in [U0, Ũ1], [V0, Ṽ1], truncated by the
+    rule. ``theta=`` or ``truncation=`` is required. First order; error O(ε + h + ϑ/h).
+    """
+
     name = "parallel_bug"
-    order = 1
+    method_order = 1
     rank_adaptive = True
     accepts_truncation = True
+    requires_truncation = True
 
     def _step_impl(self, field, t0, items, h):
         t1 = t0 + h
@@ -56,5 +64,4 @@ class ParallelBUG(Integrator):
             Shat.append(core)
         truncated, discarded = truncate_cores(self.truncation, Uhat, Shat, Vhat, [u.shape[1] for u in U0])
         new = with_updates(items, lr, truncated, dense)
-        self._record(new, discarded)
-        return new
+        return new, StepInfo.of(new, discarded)

@@ -23,7 +23,7 @@ from ..lowrank import LowRank
 from ..linalg import orth_with_r, truncated_svd
 from ..tableaux import tableau as get_tableau
 from ..truncation import FixedRank
-from .base import Integrator
+from .base import Integrator, StepInfo
 
 __all__ = ["ProjectedRK", "ProjectedEuler", "tangent_projection"]
 
@@ -43,15 +43,25 @@ def tangent_projection(Y, value):
 
 
 class ProjectedRK(Integrator):
-    """Projected Runge–Kutta method; ``tableau`` is a tableau name ("euler", "rk2", "heun", "rk3", "rk4") or an order 1–4."""
+    """Projected Runge–Kutta method (Kieri & Vandereycken, CMAM 2019).
+
+    Yᵢ = T(Y0 + h Σ_{j<i} aᵢⱼ P(Yⱼ) F(t0 + cⱼh, Yⱼ)), Y1 = T(Y0 + h Σᵢ bᵢ P(Yᵢ) F(t0 + cᵢh, Yᵢ)),
+    T the truncated SVD (fixed rank by default, or ``truncation``/``theta``). ``tableau``: "euler",
+    "rk2", "heun", "rk3", "rk4" or an order 1–4; the order is the tableau's. No substeps: passing
+    ``substep`` raises. Not robust to stiff F or small singular values.
+    """
 
     name = "projected_rk"
     accepts_truncation = True
+    uses_substep = False
 
-    def __init__(self, tableau="rk2", truncation=None, theta=None, substep=None):
+    def __init__(self, tableau="rk2", *, truncation=None, theta=None, substep=None):
         super().__init__(substep=substep, truncation=truncation, theta=theta)
-        self.tableau = get_tableau(tableau)
-        self.order = self.tableau.order
+        try:
+            self.tableau = get_tableau(tableau)
+        except ValueError as err:
+            raise ValueError(f"tableau: {err}") from None
+        self.method_order = self.tableau.order
         self.rank_adaptive = not isinstance(self.truncation, FixedRank)
 
     def __repr__(self):
@@ -98,14 +108,16 @@ class ProjectedRK(Integrator):
             tangents.append([tangent_projection(Yi[k], values[k]) for k in lr])
             dense_derivs.append({k: values[k].dense() for k in range(len(items)) if k not in lr})
         new, discarded = self._combine(items, lr, tab.b, tangents, dense_derivs, h, ranks0)
-        self._record(new, discarded)
-        return new
+        return new, StepInfo.of(new, discarded)
 
 
 class ProjectedEuler(ProjectedRK):
-    """Projected explicit Euler: Y1 = T_r(Y0 + h P(Y0) F(t0, Y0))."""
+    """Projected explicit Euler Y1 = T(Y0 + h P(Y0) F(t0, Y0)) (Kieri & Vandereycken, CMAM 2019).
+
+    First order; ``substep`` raises (the method has no substeps).
+    """
 
     name = "projected_euler"
 
-    def __init__(self, truncation=None, theta=None, substep=None):
+    def __init__(self, *, truncation=None, theta=None, substep=None):
         super().__init__("euler", truncation=truncation, theta=theta, substep=substep)

@@ -1,4 +1,5 @@
-"""Dynamical low-rank training (DLRT) support: a small numba-accelerated MLP (DESIGN.md §6).
+"""Dynamical low-rank training (DLRT) support: a small numba-accelerated MLP
+(Schotthöfer, Zangrando, Kusch, Ceruti & Tudisco, NeurIPS 2022).
 
 The network's parameters form a state of the core's multi-matrix contract (LowRank weights for
 low-rank layers, arrays for dense weights and (m × 1) bias columns), and
@@ -20,7 +21,8 @@ from .factorized import (INITS, densify, effective_rank, factor_init, factorize,
 from .network import MLP
 from .conv import Conv2D
 from .lenet import LeNet5
-from .training import Trainer, training_parameter_counts
+from .training import Trainer, TrainingDiverged, training_parameter_counts
+from .checkpoint import CheckpointError
 from .svd_training import SVDLayer, SVDTrainer, SVDTraining, svd_mlp
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "one_hot",
     "activation_code",
     "Trainer",
+    "TrainingDiverged",
+    "CheckpointError",
     "training_parameter_counts",
     "VanillaFactorGD",
     "SVDLayer",

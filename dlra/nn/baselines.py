@@ -1,4 +1,4 @@
-"""Baselines for dynamical low-rank training (DESIGN.md §6).
+"""Baselines for dynamical low-rank training (Schotthöfer et al., NeurIPS 2022, §5).
 
 * **Dense training** needs nothing here: it is the core's :class:`dlra.FullRank` integrator with an
   optimiser substep, applied to a network built without low-rank layers
@@ -20,7 +20,7 @@ import numbers
 import numpy as np
 
 from ..field import lowrank_indices
-from ..integrators.base import Integrator
+from ..integrators.base import Integrator, StepInfo
 from ..lowrank import LowRank
 
 __all__ = ["VanillaFactorGD", "split_factors"]
@@ -114,7 +114,8 @@ class VanillaFactorGD(Integrator):
     """
 
     name = "vanilla"
-    order = 1
+    method_order = 1
+    orthonormal_factors = False  # U, V are the free factors of W = U Vᵀ
 
     def __init__(self, substep="sgd", weight_decay=0.0):
         super().__init__(substep="sgd" if substep is None else substep)
@@ -130,5 +131,4 @@ class VanillaFactorGD(Integrator):
         flow = _FactorFlow(field, items, self.weight_decay)
         z1 = self.substep.integrate(flow, t0, t0 + h, flow.initial_z())
         new = flow.state(z1)
-        self._record(new)
-        return new
+        return new, StepInfo.of(new)

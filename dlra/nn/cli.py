@@ -26,6 +26,8 @@ from ..cli_support import CommandError, CommandParser, report, with_flag_names, 
 
 __all__ = ["main", "build_parser", "plot_rank_evolution"]
 
+#: the files ``dlra train`` writes into ``--out``
+OUTPUTS = ("history.csv", "ranks_per_step.csv", "checkpoint.npz", "ranks.png")
 DEFAULT_WIDTHS = (128, 128)
 DEFAULT_RANK = 64
 
@@ -312,6 +314,9 @@ def _run(parser, args):
     from .training import TrainingDiverged
 
     out = writable_dir(args.out, "--out")  # before any computation
+    for name in OUTPUTS:
+        if (out / name).exists() and not (out / name).is_file():
+            raise CommandError(f"--out {out}: {name} exists there and is not a file")
     checkpoint = out / "checkpoint.npz"
     progress = not args.no_progress
     resume = args.resume and checkpoint.is_file()

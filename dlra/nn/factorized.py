@@ -385,10 +385,9 @@ def pretrain_dense(net, data, steps, *, optimizer="adam", lr=None, batch_size=25
     X, y = train
     X = np.ascontiguousarray(X, dtype=net.dtype)
     n = X.shape[0]
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=steps, desc="dense pre-training", leave=False, unit="step")
+    from ..progress import progress_bar
+
+    bar = progress_bar(total=steps, enabled=progress, desc="dense pre-training", leave=False, unit="step")
     while trainer.step < steps:
         perm = trainer.rng.permutation(n)
         for b in range(0, n, trainer.batch_size):
@@ -399,10 +398,8 @@ def pretrain_dense(net, data, steps, *, optimizer="adam", lr=None, batch_size=25
             if not np.isfinite(loss):
                 raise FloatingPointError(f"the pre-training loss became {loss} at step {trainer.step}; "
                                          "lower the learning rate")
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
+            bar.update(1)
+    bar.close()
     return trainer
 
 

@@ -41,7 +41,8 @@ def LeNet5(ranks=None, *, activation="relu", loss="cross_entropy", dtype=np.floa
         Input images (channels last); (28, 28, 1) for MNIST. The FC input size follows from it.
     lowrank_options
         Passed to every low-rank layer (``init=``, ``init_singular_values=`` — a callable
-        ``rank -> array`` is evaluated per layer, e.g. ``lambda r: 0.5 ** np.arange(r)``).
+        ``(m, n, r) -> array`` is evaluated per layer with its matrix shape m × n and rank r, e.g.
+        ``lambda m, n, r: 0.5 ** np.arange(r)``).
     """
     n_layers = 4
     if ranks is None or (isinstance(ranks, numbers.Integral) and not isinstance(ranks, bool)):
@@ -53,25 +54,25 @@ def LeNet5(ranks=None, *, activation="relu", loss="cross_entropy", dtype=np.floa
         raise ValueError(f"init_scale must be positive, got {init_scale!r}")
     rng = np.random.default_rng(rng)
 
-    def options(rank):
+    def options(rank, m, n):
         if rank is None:
             return {}
         opts = dict(lowrank_options)
         sv = opts.get("init_singular_values")
         if callable(sv):
-            opts["init_singular_values"] = np.asarray(sv(rank), dtype=float)
+            opts["init_singular_values"] = np.asarray(sv(m, n, rank), dtype=float)
         return opts
 
     H, W, C = image_shape
     conv1 = Conv2D((H, W, C), 20, 5, ranks[0], activation, pool=2, rng=rng, init_scale=init_scale,
-                   **options(ranks[0]))
+                   **options(ranks[0], 20, 25 * C))
     conv2 = Conv2D(conv1.out_shape, 50, 5, ranks[1], activation, pool=2, rng=rng, init_scale=init_scale,
-                   **options(ranks[1]))
+                   **options(ranks[1], 50, 500))
     layers = [conv1, conv2]
     for k, (n_in, n_out, act) in enumerate(((conv2.n_out, 500, activation), (500, n_classes, "identity")), start=2):
         if ranks[k] is None:
             layers.append(DenseLayer(n_in, n_out, act, rng=rng, init_scale=init_scale))
         else:
             layers.append(LowRankLayer(n_in, n_out, ranks[k], act, rng=rng, init_scale=init_scale,
-                                       **options(ranks[k])))
+                                       **options(ranks[k], n_out, n_in)))
     return MLP(layers, loss=loss, dtype=dtype)

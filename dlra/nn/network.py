@@ -1,4 +1,5 @@
-"""A small MLP whose gradient is a vector field in the core's multi-matrix contract (DESIGN.md §3, §6).
+"""A small MLP whose gradient is a vector field in the core's multi-matrix contract
+(the DLRT setting of Schotthöfer et al., NeurIPS 2022).
 
 The network's **state** is the list ``[W_1, b_1, W_2, b_2, …]``: a :class:`~dlra.lowrank.LowRank`
 for a low-rank layer, an (n_out × n_in) array for a dense layer, and an (n_out × 1) column for each
@@ -285,7 +286,7 @@ class MLP:
 
     # ------------------------------------------------------------------ counts
     def parameter_counts(self):
-        """Parameter counts and compression rates (DESIGN.md §6).
+        """Parameter counts and compression rates (the convention of Schotthöfer et al., NeurIPS 2022).
 
         ``inference``: Σ_lowrank r (m + n) + dense weights + all biases;
         ``training``: Σ_lowrank [2 r (m + n) + r²] (bases U, V; K, L; S) + dense weights + biases;

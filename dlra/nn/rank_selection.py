@@ -38,8 +38,9 @@ forever once u − l is small). :func:`select_ranks` implements the intended bis
 
 and returns the truncation at δ = l, the last **admissible** δ (the poster returns the truncation
 of the last midpoint tried, which may be inadmissible). It costs one loss evaluation of the full
-network plus one per iteration, ⌊log₂(1/Δδ)⌋ + 1 (= ⌈log₂(1/Δδ)⌉ unless 1/Δδ is a power of two);
-midpoints that give ranks already evaluated reuse that loss (the ranks are step functions of δ).
+network plus one per iteration, ⌊log₂(1/Δδ)⌋ + 1 (= ⌈log₂(1/Δδ)⌉ unless 1/Δδ is a power of two),
+plus one for δ = 0 when no midpoint was admissible; midpoints that give ranks already evaluated
+reuse that loss (the ranks are step functions of δ).
 When the loss change is monotone in δ the result is within Δδ of the largest admissible δ.
 The loss is the network's own loss (mean over the data given: the whole training set, or a fixed
 subset to make each evaluation cheaper).

@@ -35,7 +35,7 @@ import numbers
 import numpy as np
 
 from ..field import lowrank_indices
-from ..integrators.base import Integrator
+from ..integrators.base import Integrator, StepInfo
 from ..lowrank import LowRank
 from .layers import LowRankLayer
 from .network import MLP
@@ -281,7 +281,8 @@ class SVDTraining(Integrator):
     """
 
     name = "svd"
-    order = 1
+    method_order = 1
+    orthonormal_factors = False  # U, V are trained freely (the orthogonality loss only penalises)
 
     def __init__(self, substep="adam", lambda_o=DEFAULT_LAMBDA_O, lambda_r=DEFAULT_LAMBDA_R,
                  regularizer="nuclear", frozen=()):
@@ -311,8 +312,7 @@ class SVDTraining(Integrator):
         z1 = self.substep.integrate(flow, t0, t0 + h, flow.initial_z())
         self.last_penalties = flow.penalties
         new = flow.state(z1)
-        self._record(new)
-        return new
+        return new, StepInfo.of(new)
 
 
 def svd_training_parameter_count(net):

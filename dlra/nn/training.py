@@ -45,7 +45,9 @@ import numpy as np
 
 from ..field import NonFiniteError
 from ..integrators import METHODS, FullRank, Integrator
+from ..integrators import make_integrator as resolve_integrator
 from ..io import remove_stale_temporaries, write_csv
+from ..lowrank import LowRank
 from ..progress import progress_bar
 from ..substep import SGD, Adam, SubstepSolver
 from ..threads import blas_threads, lowrank_step_work, resolve_threads
@@ -55,8 +57,8 @@ from .baselines import VanillaFactorGD
 from .checkpoint import CHECKPOINT_VERSION
 from .network import MLP
 
-__all__ = ["Trainer", "TrainingDiverged", "DIVERGENCE_FACTOR", "make_optimizer", "make_integrator", "training_parameter_counts", "DEFAULT_LR",
-           "CHECKPOINT_VERSION"]
+__all__ = ["Trainer", "TrainingDiverged", "DIVERGENCE_FACTOR", "SPIKE_FACTOR", "make_optimizer", "make_integrator",
+           "training_parameter_counts", "DEFAULT_LR", "CHECKPOINT_VERSION"]
 
 #: default learning rate (step size h) per optimiser name
 DEFAULT_LR = {"adam": 3e-3, "sgd": 0.1, "momentum": 0.05}
@@ -64,6 +66,9 @@ DEFAULT_LR = {"adam": 3e-3, "sgd": 0.1, "momentum": 0.05}
 DEFAULT_TAU = 0.1
 #: a mini-batch loss above this multiple of the first step's loss (at least 1) means divergence
 DIVERGENCE_FACTOR = 1e3
+#: an epoch ending at chance accuracy after the loss spiked above this multiple of the first loss
+#: means divergence too (the weights blew up, then the network died)
+SPIKE_FACTOR = 10.0
 
 
 class TrainingDiverged(FloatingPointError):
@@ -104,29 +109,36 @@ def make_integrator(method="dlrt", optimizer="adam", *, tau=None, theta=None, mi
     if sum(v is not None for v in (tau, theta, tau_rate)) > 1:
         raise ValueError("give only one of tau (relative tolerance), theta (absolute tolerance) and tau_rate "
                          "(relative tolerance per unit time)")
-    if name == "dense":
-        cls = FullRank
-    elif name == "vanilla":
-        cls = VanillaFactorGD
-    elif name in METHODS:
-        cls = METHODS[name]
-    else:
+    extra = {"dense": FullRank, "vanilla": VanillaFactorGD}
+    if name not in METHODS and name not in extra:
         raise ValueError(f"method must be 'dlrt', 'dense', 'vanilla' or one of {', '.join(sorted(METHODS))}, "
                          f"got {method!r}")
+    cls = extra.get(name) or METHODS[name]
+    if not cls.uses_substep:  # projected Runge–Kutta: the gradient flow with step h, no optimiser
+        if not (isinstance(substep, SGD) and substep.momentum == 0 and substep.lr_scale == 1):
+            raise ValueError(f"optimizer: method {method!r} has no substeps (it is projected gradient descent "
+                             f"with step lr); use optimizer='sgd', got {substep!r}")
+        substep = None
     if not cls.accepts_truncation:
         for arg, value in (("tau", tau), ("theta", theta), ("tau_rate", tau_rate), ("max_rank", max_rank)):
             if value is not None:
                 raise ValueError(f"{arg}: method {method!r} has a fixed rank and takes no truncation")
         if min_rank not in (None, 1):
             raise ValueError(f"min_rank: method {method!r} has a fixed rank and takes no truncation")
-        return cls(substep=substep)
+        return resolve_integrator(name, methods=extra, substep=substep)
     if theta is not None:
         rule = AbsoluteTolerance(theta, min_rank=min_rank or 1, max_rank=max_rank)
     elif tau_rate is not None:
         rule = RateTolerance(tau_rate, min_rank=min_rank or 1, max_rank=max_rank)
     else:
         rule = RelativeTolerance(DEFAULT_TAU if tau is None else tau, min_rank=min_rank or 1, max_rank=max_rank)
-    return cls(substep=substep, truncation=rule)
+    return resolve_integrator(name, methods=extra, substep=substep, truncation=rule)
+
+
+def _finite(items):
+    """Whether every array (every factor of a LowRank) of a state is finite."""
+    arrays = [a for item in items for a in ((item.U, item.S, item.V) if isinstance(item, LowRank) else (item,))]
+    return all(np.isfinite(a).all() for a in arrays)
 
 
 def training_parameter_counts(net, method="dlrt"):
@@ -167,16 +179,18 @@ def _split(data, name):
 # ------------------------------------------------------------------------------ BLAS threads
 def network_work(net, batch_size):
     """Multiply-adds of the largest product in one training step of ``net`` at ``batch_size``:
-    batch·m·n for a dense layer, max(batch·r·(m + n), max(m, n)·(2r)²) for a low-rank layer (its
-    factor products and the QR of the augmented basis)."""
+    rows·m·n for a dense layer with weight m × n, max(rows·r·(m + n), max(m, n)·(2r)²) for a
+    low-rank one (its factor products and the QR of the augmented basis); rows = the batch size,
+    times the output positions of a convolution (its im2col product)."""
     work = 0
     for layer in net.layers:
-        m, n = layer.n_out, layer.n_in
+        m, n = layer.weight_shape
+        rows = batch_size * int(np.prod(getattr(layer, "conv_shape", (1, 1))[:2]))
         if layer.lowrank:
             r = layer.rank
-            work = max(work, batch_size * r * (m + n), lowrank_step_work(m, n, r))
+            work = max(work, rows * r * (m + n), lowrank_step_work(m, n, r))
         else:
-            work = max(work, batch_size * m * n)
+            work = max(work, rows * m * n)
     return work
 
 
@@ -373,8 +387,11 @@ class Trainer:
             # overflow is reported by the divergence checks (a named error), not as numpy warnings
             with np.errstate(over="ignore", invalid="ignore"):
                 new = self.integrator.step(field, self.t, net.parameters(), lr)
-        except (NonFiniteError, np.linalg.LinAlgError) as exc:
-            # the data are checked finite in fit: non-finite values come from the step size
+        except (NonFiniteError, np.linalg.LinAlgError, ValueError) as exc:
+            # the data are checked finite in fit: non-finite values come from the step size (a
+            # ValueError is divergence only when the weights themselves are no longer finite)
+            if isinstance(exc, ValueError) and _finite(net.parameters()):
+                raise
             loss = f"{losses[0]:.4g}" if losses else "not evaluated"
             raise self._diverged(f"{exc} (mini-batch loss {loss})", self.step + 1) from exc
         net.set_parameters(new)
@@ -398,6 +415,20 @@ class Trainer:
         if loss > DIVERGENCE_FACTOR * max(abs(first), 1.0):
             raise self._diverged(f"the mini-batch loss exploded from {first:.4g} (first step) to {loss:.4g}",
                                  self.step)
+
+    def _check_collapse(self, row):
+        """Raise :class:`TrainingDiverged` after an epoch that ends with the training accuracy at
+        chance (≤ 1.5 / classes) when the mini-batch loss spiked above :data:`SPIKE_FACTOR` times
+        the first step's (at least 1) during the run: a step size that blew the weights up and left
+        a dead network, not a hard problem."""
+        if not self.rank_history or not np.isfinite(row.get("train_acc", np.nan)):
+            return
+        first = self.rank_history[0]["loss"]
+        peak = max(r["loss"] for r in self.rank_history)
+        if row["train_acc"] <= 1.5 / self.net.n_out and peak > SPIKE_FACTOR * max(abs(first), 1.0):
+            raise TrainingDiverged(f"diverged: the training accuracy is {row['train_acc']:.3f} (chance: "
+                                   f"{1 / self.net.n_out:.3f}) after epoch {self.epoch}, the mini-batch loss having "
+                                   f"spiked from {first:.4g} (first step) to {peak:.4g}; lower the learning rate")
 
     @property
     def current_lr(self):
@@ -494,8 +525,9 @@ class Trainer:
                 callback(row)
             if out_dir is not None:
                 self.write_history(out_dir)
-                if self.epoch % checkpoint_every == 0 or self.epoch == epochs:
-                    self.save_checkpoint(out_dir / "checkpoint.npz")
+            self._check_collapse(row)  # a collapsed epoch is not checkpointed
+            if out_dir is not None and (self.epoch % checkpoint_every == 0 or self.epoch == epochs):
+                self.save_checkpoint(out_dir / "checkpoint.npz")
         return self.history
 
     def _epoch_row(self, loss, steps, passes, seconds, train, val, test):

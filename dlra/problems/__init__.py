@@ -1,4 +1,4 @@
-"""Reference problems with exact or reference solutions (DESIGN.md §4)."""
+"""Reference problems with exact or reference solutions."""
 from .allen_cahn import AllenCahn
 from .base import Problem, as_dense
 from .convection_diffusion import ConvectionDiffusionLyapunov
@@ -9,6 +9,8 @@ from .rank_preserving import RankPreservingCubic
 from .riccati import Riccati
 from .rotating import LubichOseledets, RotatingMatrix
 from .schrodinger import Schrodinger
+from .vlasov import LandauDamping
 
 __all__ = ["Problem", "as_dense", "RotatingMatrix", "LubichOseledets", "Schrodinger", "Lyapunov",
-           "LeastSquares", "RankPreservingCubic", "ConvectionDiffusionLyapunov", "Heat2D", "AllenCahn", "Riccati"]
+           "LeastSquares", "RankPreservingCubic", "ConvectionDiffusionLyapunov", "Heat2D", "AllenCahn", "Riccati",
+           "LandauDamping"]

@@ -23,7 +23,16 @@ from ..fields import LinearMatrixField
 from ..lowrank import LowRank
 from .base import Problem, cached
 
-__all__ = ["ConvectionDiffusionLyapunov"]
+__all__ = ["ConvectionDiffusionLyapunov", "convection_diffusion_matrix"]
+
+
+def convection_diffusion_matrix(n, nu, a):
+    """A = ν D₂ − a D₁: centred differences of ν u'' − a u' on n interior points of (0, 1), Dirichlet."""
+    dx = 1.0 / (n + 1)
+    e = np.ones(n)
+    D2 = scipy.sparse.diags([e[:-1], -2 * e, e[:-1]], [-1, 0, 1]) / dx ** 2
+    D1 = scipy.sparse.diags([-e[:-1], e[:-1]], [-1, 1]) / (2 * dx)
+    return (nu * D2 - a * D1).tocsr()
 
 
 class ConvectionDiffusionLyapunov(Problem):
@@ -38,11 +47,7 @@ class ConvectionDiffusionLyapunov(Problem):
             raise ValueError(f"nu must be positive, got {nu}")
         rng = np.random.default_rng(seed)
         self.n, self.rank, self.shape, self.t_span = n, rank, (n, n), tuple(t_span)
-        dx = 1.0 / (n + 1)
-        e = np.ones(n)
-        D2 = scipy.sparse.diags([e[:-1], -2 * e, e[:-1]], [-1, 0, 1]) / dx ** 2
-        D1 = scipy.sparse.diags([-e[:-1], e[:-1]], [-1, 1]) / (2 * dx)
-        self.A = (nu * D2 - a * D1).tocsr()
+        self.A = convection_diffusion_matrix(n, nu, a)
         x = np.linspace(0, 1, n + 2)[1:-1]
         c = np.exp(-50 * (x - 0.3) ** 2)[:, None]
         c /= np.linalg.norm(c)

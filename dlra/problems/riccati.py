@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
-import scipy.sparse
 
 from ..fields import LinearMatrixField
 from ..lowrank import LowRank
 from .base import Problem, cached
+from .convection_diffusion import convection_diffusion_matrix
 
 __all__ = ["Riccati"]
 
@@ -33,11 +33,7 @@ class Riccati(Problem):
         if not 1 <= rank <= n:
             raise ValueError(f"rank must be in [1, n = {n}], got {rank}")
         self.n, self.rank, self.shape, self.t_span = n, rank, (n, n), tuple(t_span)
-        dx = 1.0 / (n + 1)
-        e = np.ones(n)
-        D2 = scipy.sparse.diags([e[:-1], -2 * e, e[:-1]], [-1, 0, 1]) / dx ** 2
-        D1 = scipy.sparse.diags([-e[:-1], e[:-1]], [-1, 1]) / (2 * dx)
-        self.A = (nu * D2 - a * D1).tocsr()
+        self.A = convection_diffusion_matrix(n, nu, a)
         x = np.linspace(0, 1, n + 2)[1:-1]
         self.B = np.stack([np.exp(-60 * (x - 0.25) ** 2), np.exp(-60 * (x - 0.6) ** 2)], axis=1)
         self.C = np.exp(-60 * (x - 0.75) ** 2)[None, :] * 3.0

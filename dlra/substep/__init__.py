@@ -1,4 +1,4 @@
-"""Interchangeable substep solvers (DESIGN.md §2): explicit Euler with k substeps, classical
+"""Interchangeable substep solvers: explicit Euler with k substeps, classical
 Runge–Kutta 2–4, ``scipy.integrate.solve_ivp``, closed forms, and optimiser steps for training."""
 from .base import SubstepSolver
 from .closed_form import ClosedForm

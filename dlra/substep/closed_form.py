@@ -1,6 +1,8 @@
 """Closed-form substeps supplied by the user."""
 from __future__ import annotations
 
+import numpy as np
+
 from .base import SubstepSolver
 
 __all__ = ["ClosedForm"]
@@ -23,7 +25,26 @@ class ClosedForm(SubstepSolver):
         self.solution = solution
 
     def integrate(self, flow, t0, t1, z0, f0=None):
-        return [a for a in self.solution(flow, t0, t1, list(z0))]
+        z0 = list(z0)
+        out = self.solution(flow, t0, t1, z0)
+        if out is None or isinstance(out, (str, bytes, np.ndarray)) or not hasattr(out, "__len__"):
+            raise TypeError(f"ClosedForm solution must return a list of {len(z0)} arrays for the "
+                            f"{flow.kind!r} substep, got {type(out).__name__}")
+        out = list(out)
+        if len(out) != len(z0):
+            raise ValueError(f"ClosedForm solution returned {len(out)} arrays for the {flow.kind!r} "
+                             f"substep, expected {len(z0)}")
+        result = []
+        for i, (a, z) in enumerate(zip(out, z0)):
+            a = np.asarray(a)
+            if a.shape != z.shape:
+                raise ValueError(f"ClosedForm solution returned shape {a.shape} for variable {i} of the "
+                                 f"{flow.kind!r} substep, expected {z.shape}")
+            if a.dtype.kind not in "fc":
+                raise TypeError(f"ClosedForm solution returned dtype {a.dtype} for variable {i} of the "
+                                f"{flow.kind!r} substep")
+            result.append(a)
+        return result
 
     @classmethod
     def for_data(cls, increment):

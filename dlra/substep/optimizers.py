@@ -75,8 +75,10 @@ class _StatefulOptimizer(SubstepSolver):
     stateful = True
 
     def __init__(self, lr_scale=1.0):
-        if not isinstance(lr_scale, numbers.Real) or lr_scale <= 0:
-            raise ValueError(f"lr_scale must be positive, got {lr_scale!r}")
+        if isinstance(lr_scale, bool) or not isinstance(lr_scale, numbers.Real):
+            raise TypeError(f"lr_scale must be a real number, got {lr_scale!r}")
+        if not np.isfinite(lr_scale) or lr_scale <= 0:
+            raise ValueError(f"lr_scale must be positive and finite, got {lr_scale!r}")
         self.lr_scale = float(lr_scale)
         self.state = {}
 
@@ -139,10 +141,11 @@ class _StatefulOptimizer(SubstepSolver):
             return {name: [np.zeros_like(z) for z in z0] for name in names}, 0
         moments = {name: [] for name in names}
         for i, z in enumerate(z0):
-            rl = _rotation(entry["lefts"][i], lefts[i])
-            rr = _rotation(entry["rights"][i], rights[i])
-            for name in names:
-                m = _rotate(entry["moments"][name][i], rl, rr, square=(name == "v"))
+            with timed("products"):
+                rl = _rotation(entry["lefts"][i], lefts[i])
+                rr = _rotation(entry["rights"][i], rights[i])
+                rotated = [_rotate(entry["moments"][name][i], rl, rr, square=(name == "v")) for name in names]
+            for name, m in zip(names, rotated):
                 if m.shape != z.shape:  # structure changed (not a basis change): start afresh
                     m = np.zeros_like(z)
                 moments[name].append(m)
@@ -195,8 +198,10 @@ class Adam(_StatefulOptimizer):
         for name, value in (("beta1", beta1), ("beta2", beta2)):
             if not isinstance(value, numbers.Real) or not 0 <= value < 1:
                 raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-        if not isinstance(eps, numbers.Real) or eps <= 0:
-            raise ValueError(f"eps must be positive, got {eps!r}")
+        if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+            raise TypeError(f"eps must be a real number, got {eps!r}")
+        if not np.isfinite(eps) or eps <= 0:
+            raise ValueError(f"eps must be positive and finite, got {eps!r}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self._moment_names = ("m", "v")
 

@@ -20,7 +20,10 @@ class RungeKutta(SubstepSolver):
     """
 
     def __init__(self, method="rk4", substeps=1):
-        self.tableau = tableau(method)
+        try:
+            self.tableau = tableau(method)
+        except ValueError as err:
+            raise ValueError(f"method: {err}") from None
         if isinstance(substeps, bool) or not isinstance(substeps, numbers.Integral) or substeps < 1:
             raise ValueError(f"substeps must be an integer >= 1, got {substeps!r}")
         self.substeps = int(substeps)

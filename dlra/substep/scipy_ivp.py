@@ -1,13 +1,19 @@
 """Substeps by ``scipy.integrate.solve_ivp`` (any of its methods, with rtol/atol)."""
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from scipy.integrate import solve_ivp
+from scipy.integrate import OdeSolver
 
-from ..field import NonFiniteError
+from ..errors import SubstepFailure
 from .base import SubstepSolver
 
 __all__ = ["ScipyIVP"]
+
+#: the method names of ``solve_ivp``
+METHODS = ("RK23", "RK45", "DOP853", "Radau", "BDF", "LSODA")
 
 
 class ScipyIVP(SubstepSolver):
@@ -18,9 +24,14 @@ class ScipyIVP(SubstepSolver):
     """
 
     def __init__(self, method="RK45", rtol=1e-8, atol=1e-10, **options):
-        if rtol <= 0 or atol <= 0:
-            raise ValueError(f"rtol and atol must be positive, got rtol={rtol}, atol={atol}")
-        self.method, self.rtol, self.atol, self.options = method, rtol, atol, options
+        if not (method in METHODS or isinstance(method, type) and issubclass(method, OdeSolver)):
+            raise ValueError(f"method must be one of {', '.join(METHODS)} or an OdeSolver class, got {method!r}")
+        for name, value in (("rtol", rtol), ("atol", atol)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name} must be a real number, got {value!r}")
+            if not np.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be positive and finite, got {value!r}")
+        self.method, self.rtol, self.atol, self.options = method, float(rtol), float(atol), options
         self.order = {"RK23": 3, "RK45": 5, "DOP853": 8}.get(method, 4)
 
     def __repr__(self):
@@ -42,5 +53,5 @@ class ScipyIVP(SubstepSolver):
         sol = solve_ivp(rhs, (t0, t1), y0, method=self.method, rtol=self.rtol, atol=self.atol,
                         **self.options)
         if sol.status < 0 or not np.all(np.isfinite(sol.y[:, -1])):
-            raise NonFiniteError(f"solve_ivp substep failed on [{t0}, {t1}]: {sol.message}")
+            raise SubstepFailure(f"solve_ivp substep failed on [{t0}, {t1}]: {sol.message}")
         return [a.copy() for a in unpack(sol.y[:, -1])]

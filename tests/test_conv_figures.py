@@ -1,0 +1,47 @@
+"""Smoke tests of the LeNet5 scripts (paper_figures/lenet5_table.py, mnist_init_robustness.py
+--model lenet5, init_scale_study.py) in ``--quick`` mode on the embedded data, and a check that the
+selection stage never sees the test split."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_mnist_figures import _embedded_only, _load, _rows  # noqa: F401  (helpers and autouse fixture)
+
+
+def test_lenet5_table_quick_selects_on_validation_only(tmp_path):
+    written = _load("lenet5_table").main(["--quick", "--out", str(tmp_path), "--no-progress"])
+    assert all(Path(p).is_file() for p in written)
+    selection_runs = [d for d in (tmp_path / "runs").iterdir() if d.name.endswith("_valonly")]
+    assert len(selection_runs) == 2                       # dense and DLRT probes
+    for run in selection_runs:                            # no test accuracy was computed there
+        assert all(np.isnan(float(r["test_acc"])) for r in _rows(run / "history.csv"))
+    table = _rows(tmp_path / "table.csv")
+    assert [r["method"] for r in table] == ["dense", "dlrt"]
+    assert all(0 <= float(r["test_acc_mean"]) <= 100 for r in table)
+
+
+def test_selection_refuses_the_test_split():
+    selection = _load("_selection")
+    with pytest.raises(ValueError, match="test"):
+        selection.select([], {"lr": [1e-3]}, {"x_test": np.zeros((1, 784))}, "unused", epochs=1, tag="x")
+
+
+def test_lenet5_robustness_and_init_scale_quick(tmp_path):
+    written = _load("mnist_init_robustness").main(
+        ["--quick", "--model", "lenet5", "--train-limit", "128", "--decays", "10",
+         "--out", str(tmp_path), "--no-progress"])
+    assert all(Path(p).is_file() for p in written)
+    summary = _rows(tmp_path / "init_robustness_summary.csv")
+    assert [float(r["decay"]) for r in summary] == [10.0]
+    written = _load("init_scale_study").main(["--quick", "--models", "lenet5", "--out", str(tmp_path),
+                                              "--no-progress"])
+    rows = _rows(tmp_path / "init_scale.csv")
+    assert len(rows) == 2 and all(r["model"] == "lenet5" for r in rows)
+
+
+def test_fc_table_selection_protocol_quick(tmp_path):
+    written = _load("mnist_table").main(["--quick", "--out", str(tmp_path), "--no-progress", "--select-lrs", "1e-3",
+                                         "--select-init-scales", "1.0", "--select-lr-decays", "1.0"])
+    assert (tmp_path / "selection.csv").is_file() and all(Path(p).is_file() for p in written)
+    for run in (d for d in (tmp_path / "runs").iterdir() if d.name.endswith("_valonly")):
+        assert all(np.isnan(float(r["test_acc"])) for r in _rows(run / "history.csv"))
