@@ -46,8 +46,9 @@ def make(out_dir, quick=False):
         dp.rank_over_time(series, ax=ax, title=f"{label}")
     ax = axes[2]
     for i, ((label, theta), tr) in enumerate(traces.items()):
+        every = max(1, tr.t.size // 10)       # staggered markers: coinciding curves stay visible
         ax.semilogy(tr.t, np.maximum(tr.error, 1e-16), marker=dp.MARKERS[i % len(dp.MARKERS)],
-                    markevery=max(1, tr.t.size // 10), markersize=4,
+                    markevery=(i * every // len(traces), every), markersize=5 - 0.3 * i,
                     linestyle="-" if label == METHODS[0][1] else "--", label=f"{label}, ϑ = {theta:.0e}")
     ax.set_xlabel("time t")
     ax.set_ylabel(r"error $\|Y_n - W(t_n)\|_F$")

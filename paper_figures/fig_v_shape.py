@@ -91,7 +91,7 @@ def make(out_dir, quick=False):
                           [r["error"] for r in rows if r["theta"] == th])["error_star"] for th in v["thetas"]])}
             dp.v_shape(rows, ax=axes[i, j], minima=minima,
                        title=f"{pname}, {label}\np = {v['p']:.2f}, q = {v['q']:.2f}, a = {v['a']:.2f}, "
-                             f"b = {v['b']:.2f}, x = {v['x']:.2f}" + ("" if v["all_interior"] else " (no V for some ϑ)"))
+                             f"b = {v['b']:.2f}, x = {v['x']:.2f}" + ("" if v["all_interior"] else " (no V)"))
             axes[i, j].legend(fontsize=6)
     summary = summary_rows(laws)
     ax_b, ax_t, ax_q, ax_a = axes[-1]

@@ -54,7 +54,7 @@ def main(argv=None):
         args.train_limit, args.scales, args.taus = 256, args.scales[:2], args.taus[:1]
     split = selection.without_test(data, args.train_limit)
     tag = ("embedded_" if data.embedded else "") + f"n{args.train_limit}_valonly"
-    rows = []
+    rows, traces = [], {}
     for model in args.models:
         for tau in args.taus:
             for scale in args.scales:
@@ -69,6 +69,7 @@ def main(argv=None):
                 history, per_step, _ = common.train_run(cfg, split, out, force=args.force,
                                                         progress=not args.no_progress)
                 last = history[-1]
+                traces[(model, tau, scale)] = per_step
                 step, loss = settling(per_step)
                 rows.append({"model": model, "tau": tau, "init_scale": scale, "epochs": args.epochs,
                              "ranks": last["ranks"], "compression_inference": 100 * last["compression_inference"],
@@ -77,7 +78,7 @@ def main(argv=None):
     written = [common.write_csv(out / "init_scale.csv", rows) or out / "init_scale.csv"]
 
     plt = common.setup_matplotlib()
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
+    fig, axes = plt.subplots(1, 5, figsize=(19, 3.5))
     for j, (model, tau) in enumerate((m, t) for m in args.models for t in args.taus):
         sel = [r for r in rows if r["model"] == model and r["tau"] == tau]
         x = [r["init_scale"] for r in sel]
@@ -85,18 +86,34 @@ def main(argv=None):
         axes[0].plot(x, [sum(map(int, str(r["ranks"]).split("-"))) for r in sel], **style)
         axes[1].plot(x, [r["compression_inference"] for r in sel], **style)
         axes[2].plot(x, [r["val_acc"] for r in sel], **style)
-        axes[3].plot(x, [r["loss_at_settle"] for r in sel], **style)
-    axes[3].axhline(math.log(10), color="0.4", ls=":", lw=1, label="chance (ln 10)")
-    for ax, label in zip(axes, ("sum of final ranks", "inference compression [%]", "validation accuracy [%]",
-                                "batch loss when the ranks settle")):
+    for ax, label in zip(axes[:3], ("sum of final ranks", "inference compression [%]", "validation accuracy [%]")):
         ax.set_xscale("log")
         ax.set_xlabel("init scale (× He)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[0].set_yscale("log")
-    axes[3].legend(fontsize=7)
+    axes[2].legend(fontsize=7)
+    # per step, the largest τ: the ranks follow the same schedule whether or not the loss moves
+    tau = max(args.taus)
+    for j, model in enumerate(args.models):
+        for k, scale in enumerate(args.scales):
+            per_step = traces[(model, tau, scale)]
+            steps = [r["step"] for r in per_step]
+            cols = [c for c in per_step[0] if c.startswith("rank_")]
+            style = dict(color=f"C{2 * j + (1 if len(args.taus) > 1 else 0)}", alpha=0.35 + 0.65 * k / max(1, len(args.scales) - 1),
+                         label=f"{model}, × {scale:g}")
+            axes[3].plot(steps, [sum(r[c] for c in cols) for r in per_step], **style)
+            axes[4].plot(steps, [r["loss"] for r in per_step], **style)
+    axes[4].axhline(math.log(10), color="0.4", ls=":", lw=1, label="chance (ln 10)")
+    axes[3].set_ylabel(f"sum of ranks (τ = {tau:g})")
+    axes[4].set_ylabel(f"mini-batch loss (τ = {tau:g})")
+    for ax in axes[3:]:
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    axes[3].set_yscale("log")
+    axes[4].legend(fontsize=7)
     fig.suptitle(f"DLRT, Adam {args.lr:g}, {args.epochs} epoch(s) on {args.train_limit} images "
-                 f"({'embedded subset' if data.embedded else 'MNIST'}); ranks 'settle' = within 2 of final", fontsize=9)
+                 f"({'embedded subset' if data.embedded else 'MNIST'}); validation split only", fontsize=9)
     fig.tight_layout()
     written += common.save_figure(fig, out / "init_scale")
     plt.close(fig)

@@ -45,3 +45,13 @@ def test_fc_table_selection_protocol_quick(tmp_path):
     assert (tmp_path / "selection.csv").is_file() and all(Path(p).is_file() for p in written)
     for run in (d for d in (tmp_path / "runs").iterdir() if d.name.endswith("_valonly")):
         assert all(np.isnan(float(r["test_acc"])) for r in _rows(run / "history.csv"))
+
+
+def test_slide_counts_reproduce_the_slides_parameter_columns():
+    """The slides' parameter counts (inference, training) for their ranks, copied from the table."""
+    table = _load("lenet5_table")
+    counts = {(10, 23, 62): (37445, 532176), (9, 16, 28): (20033, 251477), (2, 2, 3): (6647, 35654)}
+    for ranks, (inference, training) in counts.items():
+        cr, cr_train = table.slide_counts(ranks)
+        assert abs(cr - 100 * (1 - inference / 430500)) < 1e-9
+        assert abs(cr_train - 100 * (1 - training / 861000)) < 1e-9

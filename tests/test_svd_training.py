@@ -221,7 +221,7 @@ def test_comparison_script_quick(tmp_path, monkeypatch, capsys):
     _load_script("svd_comparison").main(["--quick", "--out", str(tmp_path), "--no-progress", "--epsilons", "0.05",
                                          "--taus", "0.1", "--vanilla-ranks", "8"])
     rows = list(csv.DictReader(open(tmp_path / "comparison.csv")))
-    assert {r["method"] for r in rows} == {"dense", "svd", "dlrt", "vanilla"}
+    assert {r["method"] for r in rows} == {"dense", "svd", "svd (poster rule)", "dlrt", "vanilla"}
     assert (tmp_path / "comparison.png").is_file() and (tmp_path / "comparison.md").is_file()
 
 
@@ -244,3 +244,14 @@ def test_svd_trainer_on_lenet5_conv_layers():
     assert row["selection_loss_change"] < 0.05
     assert net.ranks() == trainer.last_selection.ranks
     assert all(layer.weight().is_orthonormal(1e-4) for layer in net.layers)
+
+
+def test_checkpoint_of_another_method_is_refused(tmp_path):
+    from dlra.nn import Trainer
+    from dlra.nn.checkpoint import CheckpointError
+
+    net = MLP.from_sizes([8, 4, 3], ranks=2, rng=0)
+    trainer = Trainer(net, "dlrt", progress=False)
+    trainer.save_checkpoint(tmp_path / "c.npz")
+    with pytest.raises(CheckpointError, match="SVD"):
+        SVDTrainer.from_checkpoint(tmp_path / "c.npz")

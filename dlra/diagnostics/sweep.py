@@ -107,7 +107,11 @@ def _run_point(problem, spec, h, theta, rank, T, substep, Y0, eps_samples, exact
     elif callable(Y0):
         Y0 = Y0(p, rank=rank, theta=theta)
     if rank is not None and isinstance(Y0, LowRank) and Y0.rank != rank:
-        Y0 = LowRank.from_dense(as_dense(Y0) if not hasattr(p, "Y0_full") else p.Y0_full, rank=rank)
+        # the best rank-r approximation of the true initial value (not of the rank-r0 Y0, which
+        # would pad a higher rank with zero singular values)
+        full = p.Y0_full if hasattr(p, "Y0_full") else p.reference(t0) if hasattr(p, "reference") \
+            else as_dense(Y0)
+        Y0 = LowRank.from_dense(full, rank=rank)
     elif rank is not None and not isinstance(Y0, LowRank):
         Y0 = LowRank.from_dense(Y0, rank=rank)
     kwargs = dict(spec["options"])

@@ -33,12 +33,15 @@ _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class MLP:
-    """Multilayer perceptron of :class:`DenseLayer` / :class:`LowRankLayer` layers.
+    """Sequential network of weight layers: :class:`DenseLayer`, :class:`LowRankLayer` and
+    :class:`~dlra.nn.conv.Conv2D` (dense or low-rank convolution with optional max-pooling; e.g.
+    :func:`~dlra.nn.lenet.LeNet5`). Every layer computes φ(linear(x) + b), with one bias per output
+    feature (fully connected) or per output channel (convolution).
 
     Parameters
     ----------
-    layers : sequence of DenseLayer / LowRankLayer
-        Consecutive layers (``n_out`` of one = ``n_in`` of the next). The network owns them.
+    layers : sequence of DenseLayer / LowRankLayer / Conv2D
+        Consecutive layers (``n_out`` of one = ``n_in`` of the next, flattened sizes). The network owns them.
     loss : {"cross_entropy", "mse"} or a :class:`~dlra.nn.losses.Loss`
     dtype : float32 or float64
         The dtype of parameters, activations and gradients. Inputs are cast once.

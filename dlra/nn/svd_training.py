@@ -445,19 +445,27 @@ class SVDTrainer(Trainer):
 
     @classmethod
     def from_checkpoint(cls, path, progress=True):
-        """An SVD trainer and network rebuilt from a checkpoint of :class:`SVDTrainer`."""
-        meta, _ = cls.read_checkpoint(path)
+        """An SVD trainer and network rebuilt from a checkpoint of :class:`SVDTrainer` (fully
+        connected low-rank layers come back as :class:`SVDLayer`, conv layers as they were)."""
+        from . import checkpoint
+
+        meta, arrays = checkpoint.read_checkpoint(path)
         cfg = meta["config"]
         if cfg.get("method") != "svd":
-            raise ValueError(f"checkpoint {path} was not written by SVD training (method {cfg.get('method')!r})")
-        arch = meta["architecture"]
-        specs = arch["layers"]
-        net = MLP([SVDLayer(spec["n_in"], spec["n_out"], spec["rank"], spec["activation"], rng=0)
-                   for spec in specs], loss=arch["loss"], dtype=arch["dtype"])
-        trainer = cls(net, lambda_o=cfg["lambda_o"], lambda_r=cfg["lambda_r"], regularizer=cfg["regularizer"],
-                      epsilon=cfg["epsilon"], delta_precision=cfg["delta_precision"], rank_rule=cfg["rank_rule"],
-                      selection_samples=cfg["selection_samples"], train_biases=cfg["train_biases"],
-                      optimizer=cfg["optimizer"], lr=cfg["lr"], momentum=cfg["momentum"],
-                      batch_size=cfg["batch_size"], seed=cfg["seed"], progress=progress,
-                      lr_decay=cfg.get("lr_decay", 1.0))
-        return trainer.load_checkpoint(path)
+            raise checkpoint.CheckpointError(f"checkpoint {path} was not written by SVD training "
+                                             f"(method {cfg.get('method')!r})")
+        try:
+            net = checkpoint.network_from_architecture(meta["architecture"])
+            net = MLP([SVDLayer(layer.n_in, layer.n_out, layer.rank, layer.activation, rng=0)
+                       if type(layer) is LowRankLayer else layer for layer in net.layers],
+                      loss=net.loss_fn, dtype=net.dtype)
+            trainer = cls(net, lambda_o=cfg["lambda_o"], lambda_r=cfg["lambda_r"], regularizer=cfg["regularizer"],
+                          epsilon=cfg["epsilon"], delta_precision=cfg["delta_precision"], rank_rule=cfg["rank_rule"],
+                          selection_samples=cfg["selection_samples"], train_biases=cfg["train_biases"],
+                          optimizer=cfg["optimizer"], lr=cfg["lr"], momentum=cfg["momentum"],
+                          batch_size=cfg["batch_size"], seed=cfg["seed"], progress=progress,
+                          lr_decay=cfg.get("lr_decay", 1.0))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise checkpoint.CheckpointError(f"checkpoint {path}: cannot rebuild the SVD trainer from its "
+                                             f"architecture and configuration ({type(exc).__name__}: {exc})") from None
+        return checkpoint.load_checkpoint(trainer, path, meta, arrays)
