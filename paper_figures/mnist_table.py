@@ -50,7 +50,8 @@ def configs(args):
     width = min(sizes[1:-1])
     rank = min(args.init_rank, width)
     max_rank = rank if args.max_rank is None else min(args.max_rank, width)
-    tag = "embedded" if args.embedded else None
+    tag = "_".join(t for t in ("embedded" if args.embedded else "",
+                               f"n{args.train_limit}" if getattr(args, "train_limit", None) else "") if t) or None
     out = []
     for seed in args.seeds:
         base = {"sizes": list(sizes), "optimizer": "adam", "lr": args.lr, "batch_size": 256,
@@ -206,8 +207,15 @@ def main(argv=None):
     p.add_argument("--select-init-scales", type=float, nargs="+", default=[1.0, 0.41, 0.05])
     p.add_argument("--select-lr-decays", type=float, nargs="+", default=[1.0, 0.8])
     p.add_argument("--select-tau", type=float, default=0.09)
+    p.add_argument("--train-limit", type=int, default=None, help="use only the first N training images")
     args, out, data, source = common.parse(p, argv)
     args.embedded = data.embedded
+    if args.train_limit:
+        import _selection as selection
+
+        data = argparse.Namespace(**selection.without_test(data, args.train_limit), x_test=data.x_test,
+                                  y_test=data.y_test, embedded=data.embedded)
+        source += f", first {args.train_limit} training images"
     n_lowrank = len(common.FULL_SIZES) - 2
     rows = []
     written = []
@@ -217,7 +225,8 @@ def main(argv=None):
         probe_args = argparse.Namespace(**{**vars(args), "seeds": [0], "taus": [args.select_tau], "no_dense": False})
         grid = {"lr": args.select_lrs, "init_scale": args.select_init_scales, "lr_decay": args.select_lr_decays}
         probes = [{k: v for k, v in c.items() if k not in grid and k != "epochs"} for c in configs(probe_args)]
-        choice, sel_rows = selection.select(probes, grid, selection.without_test(data), out, epochs=args.epochs,
+        choice, sel_rows = selection.select(probes, grid, selection.without_test(data, args.train_limit), out,
+                                            epochs=args.epochs,
                                             tag=(probes[0]["data_tag"] or "full") + "_valonly", force=args.force,
                                             progress=not args.no_progress)
         written.append(common.write_csv(out / "selection.csv", sel_rows) or out / "selection.csv")
