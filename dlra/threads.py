@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import numbers
 import os
+import sys
 
 __all__ = ["ENV_VAR", "SINGLE_THREAD_WORK", "resolve_threads", "blas_threads", "lowrank_step_work"]
 
@@ -63,11 +64,30 @@ def blas_threads(threads=None, work=0):
     limit = resolve_threads(threads, work)
     if limit is None:
         return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+    controller = _controller()
+    if controller is None:  # pragma: no cover - threadpoolctl is a dependency
         return contextlib.nullcontext()
-    return threadpool_limits(limits=limit, user_api="blas")
+    return controller.limit(limits=limit, user_api="blas")
+
+
+_CACHE = {"modules": -1, "controller": None}
+
+
+def _controller():
+    """A cached ``threadpoolctl.ThreadpoolController``.
+
+    Building one scans every loaded shared library (milliseconds; more than a whole low-rank step
+    of a small problem), so it is built once and rebuilt only when new modules were imported since
+    (a new module may have loaded another BLAS).
+    """
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover
+        return None
+    if _CACHE["modules"] != len(sys.modules):
+        _CACHE["controller"] = ThreadpoolController()
+        _CACHE["modules"] = len(sys.modules)
+    return _CACHE["controller"]
 
 
 def lowrank_step_work(m, n, rank):

@@ -140,7 +140,7 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
     default, with ``sizes``; or "lenet5"), rank (initial rank of the low-rank layers, an int or one
     entry per layer; None for dense), max_rank, min_rank, tau, decay (σ_j = decay^-j initial
     singular values times sigma_max, else the spectral initialisation), optimizer, lr, batch_size, epochs, seed;
-    for "svd" (:class:`dlra.nn.SVDTrainer`, MLP only, full rank at the start): epsilon, lambda_o, lambda_r,
+    for "svd" (:class:`dlra.nn.SVDTrainer`, every layer at full rank at the start): epsilon, lambda_o, lambda_r,
     regularizer, delta_precision, rank_rule. Factorised-training study (MLP, all optional): init (one of
     ``dlra.nn.INITS``), weight_decay / frobenius_decay / nuclear_decay (``Trainer``'s regularisers),
     pretrain_epochs (dense pre-training for that many of the ``epochs``, then truncated SVD at ``rank``;
@@ -166,7 +166,12 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
         options["init_singular_values"] = spectrum
     if cfg["method"] == "svd":
         from dlra.nn import SVDTrainer, svd_mlp
-        net = svd_mlp(cfg["sizes"], rng=cfg["seed"], dtype=np.float32, init_scale=cfg.get("init_scale", 1.0))
+        from dlra.nn.lenet import LENET5_MAX_RANKS
+        if cfg.get("model", "mlp") == "lenet5":   # every layer low-rank at full rank, conv layers included
+            net = LeNet5(ranks=list(LENET5_MAX_RANKS), rng=cfg["seed"], dtype=np.float32,
+                         init_scale=cfg.get("init_scale", 1.0))
+        else:
+            net = svd_mlp(cfg["sizes"], rng=cfg["seed"], dtype=np.float32, init_scale=cfg.get("init_scale", 1.0))
         trainer = SVDTrainer(net, epsilon=cfg.get("epsilon"), lambda_o=cfg["lambda_o"], lambda_r=cfg["lambda_r"],
                              regularizer=cfg.get("regularizer", "nuclear"),
                              delta_precision=cfg.get("delta_precision", 1 / 64),

@@ -53,8 +53,11 @@ def build_parser():
     p.add_argument("--poster-epsilons", type=float, nargs="*", default=list(POSTER_EPSILONS),
                    help="ε at which SVD training also runs with the poster's printed rank rule "
                         "k = max{k : kσ_k/σ₁ ≥ δ} (default 0.05; the others use the theorem rule)")
-    p.add_argument("--taus", type=float, nargs="+", default=list(TAUS))
-    p.add_argument("--vanilla-ranks", type=int, nargs="+", default=list(VANILLA_RANKS))
+    p.add_argument("--taus", type=float, nargs="*", default=list(TAUS))
+    p.add_argument("--vanilla-ranks", type=int, nargs="*", default=list(VANILLA_RANKS))
+    p.add_argument("--model", default="mlp", choices=["mlp", "lenet5"],
+                   help="mlp: 784-500×4-10 (default); lenet5: conv 20, conv 50, FC 500, FC 10 (SVD training "
+                        "makes every layer, the conv layers too, U diag(s) Vᵀ)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of every method (default 1e-3)")
     p.add_argument("--lr-decay", type=float, default=0.8, help="per-epoch learning-rate factor (default 0.8)")
     for method in ("dense", "dlrt", "vanilla", "svd"):
@@ -85,6 +88,9 @@ def configs(args, tag):
     for seed in args.seeds:
         base = {"sizes": sizes, "optimizer": "adam", "lr": args.lr, "batch_size": 256, "epochs": args.epochs,
                 "seed": seed, "data_tag": tag, "lr_decay": args.lr_decay}
+        if args.model == "lenet5":
+            base["model"] = "lenet5"
+            width = 500   # the FC hidden layer; the conv ranks are capped at 20 and 50 by LeNet5
         init = {m: {"init_scale": getattr(args, f"{m}_init_scale")} for m in INIT_SCALES}
         svd = {**base, "method": "svd", **init["svd"], "lambda_o": args.lambda_o,
                "lambda_r": args.lambda_r, "regularizer": "nuclear", "delta_precision": args.delta_precision,
@@ -231,7 +237,8 @@ def main(argv=None):
     common.write_csv(out / "comparison.csv", summary)
     written = [out / "comparison_runs.csv", out / "comparison.csv",
                common.write_markdown(out / "comparison.md", markdown(summary, source, args))]
-    written += plot(summary, out / "comparison", f"5-layer MNIST, {len(subset['x_train'])} training images, "
+    name = "LeNet5" if args.model == "lenet5" else "5-layer"
+    written += plot(summary, out / "comparison", f"{name} MNIST, {len(subset['x_train'])} training images, "
                                                  f"{args.epochs} epochs")
     for path in written:
         print(path)
