@@ -70,8 +70,7 @@ def torch_lenet5(lr):
     return net, torch.optim.SGD(net.parameters(), lr=lr), nn.CrossEntropyLoss()
 
 
-def configs(X, y, lr):
-    import torch
+def configs(X, y, lr, with_torch=True):
     dense = LeNet5(ranks=None, rng=0)
     full = dlra.FullRank(substep=dlra.SGD())
 
@@ -84,6 +83,9 @@ def configs(X, y, lr):
         cfg = bt.lowrank_config(None, list(ranks), X, y, lr, net=net)
         cfg.method, cfg.rank = "numba DLRT", "/".join(map(str, ranks))
         out.append(cfg)
+    if not with_torch:
+        return out
+    import torch
     tnet, opt, loss_fn = torch_lenet5(lr)
     tX = torch.from_numpy(X.reshape(-1, 1, 28, 28).copy())
     ty = torch.from_numpy(y.astype(np.int64))
@@ -102,20 +104,25 @@ def configs(X, y, lr):
 
 
 def main(args):
-    import torch
     repeat = 2 if args.quick else args.repeat
     info = bt.machine_info()
     _, nthreads = bt.blas_threads()
-    torch.set_num_threads(max(nthreads, 1))
-    info["torch"] = f"{torch.__version__}, {torch.get_num_threads()} threads"
+    try:
+        import torch
+    except ImportError:  # PyTorch is a benchmark-only dependency: the ratios then refer to numba dense
+        torch = None
+        info["torch"] = "not installed (pip install torch==2.13.0): ratios are to the numba dense step"
+    else:
+        torch.set_num_threads(max(nthreads, 1))
+        info["torch"] = f"{torch.__version__}, {torch.get_num_threads()} threads"
     rng = np.random.default_rng(0)
     X = rng.random((args.batch, 784), dtype=np.float32)
     y = rng.integers(0, 10, args.batch)
-    cfgs = configs(X, y, args.lr)
+    cfgs = configs(X, y, args.lr, with_torch=torch is not None)
     bt.run_rounds(cfgs, repeat)
     load1 = os.getloadavg()
-    torch_cfg = cfgs[-1]
-    t_step, t_pred = np.median(torch_cfg.steps), np.median(torch_cfg.predicts)
+    reference = cfgs[-1] if torch is not None else cfgs[0]
+    t_step, t_pred = np.median(reference.steps), np.median(reference.predicts)
     rows = []
     for cfg in cfgs:
         step, pred = float(np.median(cfg.steps)), float(np.median(cfg.predicts))
@@ -125,8 +132,9 @@ def main(args):
                      "predict_ratio_to_torch": f"{pred / t_pred:.3g}",
                      **{f"{k}_ms": f"{1e3 * v:.4g}" for k, v in split.items()},
                      "repeat": repeat, "threads": nthreads, "load1_end": f"{load1[0]:.2f}"})
+    ref = "torch" if torch is not None else "numba dense"
     print(f"#### LeNet5, batch {args.batch}, float32, SGD, median of {repeat} interleaved rounds\n")
-    print("| network | step [ms] | step / torch | prediction [ms] | prediction / torch |")
+    print(f"| network | step [ms] | step / {ref} | prediction [ms] | prediction / {ref} |")
     print("|---|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['network']} | {r['step_ms']} | {r['step_ratio_to_torch']} | {r['predict_ms']} | "

@@ -39,3 +39,14 @@ def test_api_vs_cli_benchmark_runs(tmp_path):
     result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "README example / CLI epoch time" in result.stdout
+
+
+def test_lenet5_benchmark_runs_without_torch():
+    """PyTorch is optional: without it bench_lenet5.py still times the numba networks (ratios to the
+    numba dense step) instead of failing on the import."""
+    code = ("import sys, runpy; sys.modules['torch'] = None; "
+            "sys.argv = ['bench_lenet5.py', '--batch', '8', '--repeat', '1', '--no-files']; "
+            "runpy.run_path('benchmarks/bench_lenet5.py', run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "step / numba dense" in result.stdout and "torch: not installed" in result.stdout
