@@ -44,15 +44,15 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _machine, bench_training
+from _machine import set_thread_env  # noqa: E402  (imports no numpy)
+
 ARGS = parse_args() if __name__ == "__main__" else None
 if ARGS is not None:  # before numpy loads its BLAS
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from _machine import set_thread_env
     set_thread_env(ARGS.threads)
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_training as bt  # noqa: E402  (also makes dlra importable from a checkout)
 
 import dlra  # noqa: E402

@@ -32,19 +32,18 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _machine, bench_training
+from _machine import cpu_model, set_thread_env  # noqa: E402  (imports no numpy)
+
 ARGS = parse_args() if __name__ == "__main__" else None
 if ARGS is not None:  # before numpy loads its BLAS
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from _machine import set_thread_env
     set_thread_env(ARGS.threads)
 
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
-from _machine import cpu_model  # noqa: E402
 
 from dlra.io import write_csv  # noqa: E402
 from dlra.qr import cholesky_qr2, householder_qr  # noqa: E402
