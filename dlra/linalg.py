@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
+from scipy.linalg import blas, lapack
 
 from .errors import NonFiniteError
 from .qr import householder_qr, tall_skinny_qr, use_cholesky
@@ -18,7 +19,7 @@ __all__ = ["orth", "orth_with_r", "augmented_basis", "truncated_svd", "Truncated
            "orthonormality_drift", "orthonormality_tolerance"]
 
 
-def orth_with_r(A):
+def orth_with_r(A, rows=None):
     """Thin QR ``A = Q R`` with Q m×k orthonormal (k = number of columns).
 
     Uses LAPACK's Householder QR without pivoting, which is what the augmented bases need: the
@@ -29,13 +30,17 @@ def orth_with_r(A):
     ``numpy.linalg`` computes float32 in float64 (a 5120×40 QR: 5.1 ms against 1.0 ms).
     Tall-skinny A (:func:`dlra.qr.use_cholesky`) goes through CholeskyQR2 (two Gram products and
     k × k Cholesky factorisations), with Householder QR as the fallback when A is ill-conditioned
-    (:func:`dlra.qr.tall_skinny_qr`).
+    (:func:`dlra.qr.tall_skinny_qr`). ``rows`` is the dimension of the space the columns live in
+    when it is smaller than m (a remainder projected against r orthonormal columns lives in
+    m − r dimensions): the tall-skinny test uses it, since a remainder with k ≈ m − r columns is
+    as ill-conditioned as a square matrix and CholeskyQR2 would only be tried to be rejected.
     """
     A = np.asarray(A)
     if A.shape[1] == 0:
         return A.copy(), np.zeros((0, 0), dtype=A.dtype)
+    shape = A.shape if rows is None else (min(rows, A.shape[0]), A.shape[1])
     with timed("linalg"):
-        if use_cholesky(A.shape, A.dtype):  # tall-skinny: CholeskyQR2, Householder when ill-conditioned
+        if use_cholesky(shape, A.dtype):  # tall-skinny: CholeskyQR2, Householder when ill-conditioned
             Q, R = tall_skinny_qr(A)
         else:
             Q, R = householder_qr(A)
@@ -50,9 +55,17 @@ def augmented_basis(U0, K):
 
     Q is an orthonormal basis of the part of K orthogonal to U0, found by projecting twice
     (classical Gram–Schmidt with reorthogonalisation, "twice is enough": Giraud, Langou, Rozložník,
-    Comput. Math. Appl. 50 (2005)) and a thin QR of the m×k remainder — cheaper than a Householder
+    Comput. Math. Appl. 50 (2005)) and a thin QR of the m×k remainder W — cheaper than a Householder
     QR of the m×2r matrix [U0, K], since the projections are matrix products. When U0 and K together
     have more columns than rows the complement is taken from a full QR instead.
+
+    The QR of W loses orthogonality to U0 like ‖U0ᴴQ‖ ≈ u·κ(W) (the remainder is orthogonal to U0
+    to u‖W‖, and Q = W R⁻¹ amplifies that by ‖R⁻¹‖); κ(W) is large when W has about as many
+    columns as the m − r dimensions left to it (κ ≈ 10³–10⁵ at m = 2r). Then Q is projected once
+    more, P = Q − U0 C with C = U0ᴴQ, and normalised by the Cholesky factor of its Gram matrix
+    PᴴP = QᴴQ − CᴴC = I − CᴴC (exact up to the QR's O(u) defect): R = chol(I − CᴴC), Q ← P R⁻¹,
+    an O(k³) factorisation and one triangular solve instead of a second QR of an m × k matrix.
+    For ‖C‖ ≤ 1/2 this restores ‖U0ᴴQ‖ = O(u) and QᴴQ = I + O(u) (‖R⁻¹‖ ≤ 2/√3).
     """
     m, r = U0.shape
     k = K.shape[1]
@@ -61,21 +74,31 @@ def augmented_basis(U0, K):
     with timed("linalg"):
         W = K - U0 @ (U0.conj().T @ K)
         W -= U0 @ (U0.conj().T @ W)
-    Q = orth_with_r(W)[0]
+    Q = orth_with_r(W, rows=m - r)[0]
+    eps = np.finfo(Q.dtype).eps
+    tol = 10 * eps * np.sqrt(m)
+    with timed("linalg"):
+        C = U0.conj().T @ Q
+        size = float(np.linalg.norm(C)) if C.size else 0.0
+    if size <= tol:
+        return np.concatenate([U0, Q], axis=1)
+    if size <= 0.5:
+        Q1 = _reorthogonalized(U0, Q, C)
+        if Q1 is not None:
+            return np.concatenate([U0, Q1], axis=1)
     # Directions of K (almost) inside range U0 leave a remainder of round-off size, and the QR
     # normalises it: those columns of Q are not orthogonal to U0 (Gram–Schmidt guarantees
     # orthogonality relative to ‖K‖, not to ‖W‖). They are arbitrary directions anyway; make them
     # orthogonal by projecting the normalised Q again.
     # Projecting the orthonormal Q leaves QᴴQ = I − CᴴC (C = U0ᴴQ): when ‖C‖² is below the unit
     # round-off no new QR is needed.
-    eps = np.finfo(Q.dtype).eps
-    tol = 10 * eps * np.sqrt(m)
-    for _ in range(4):
-        with timed("linalg"):
-            C = U0.conj().T @ Q
-            size = float(np.linalg.norm(C)) if C.size else 0.0
-        if size <= tol:
-            break
+    for attempt in range(4):
+        if attempt:
+            with timed("linalg"):
+                C = U0.conj().T @ Q
+                size = float(np.linalg.norm(C)) if C.size else 0.0
+            if size <= tol:
+                break
         with timed("linalg"):
             P = Q - U0 @ C
         # A column of Q that lay (almost) inside range U0 — e.g. K exactly in span(U0), where W = 0
@@ -90,6 +113,20 @@ def augmented_basis(U0, K):
             break
         Q = orth_with_r(P)[0]
     return np.concatenate([U0, Q], axis=1)
+
+
+def _reorthogonalized(U0, Q, C):
+    """``P R⁻¹`` with P = Q − U0 C and R = chol(I − CᴴC) (Q orthonormal, C = U0ᴴQ, ‖C‖ < 1), or None
+    when the Cholesky factorisation fails. See :func:`augmented_basis`."""
+    with timed("linalg"):
+        P = Q - U0 @ C
+        G = -(C.conj().T @ C)
+        G[np.diag_indices_from(G)] += 1
+        potrf, trsm = lapack.get_lapack_funcs("potrf", (G,)), blas.get_blas_funcs("trsm", (G,))
+        R, info = potrf(G, lower=False, clean=True, overwrite_a=True)
+        if info != 0:
+            return None
+        return trsm(1.0, R, P, side=1, lower=False, overwrite_b=True)
 
 
 def _complement_directions(U0, count, dtype):

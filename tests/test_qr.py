@@ -129,3 +129,40 @@ def test_dlrt_adam_step_equals_previous_implementation(truncation, monkeypatch):
         a = a.to_dense() if isinstance(a, dlra.LowRank) else a
         b = b.to_dense() if isinstance(b, dlra.LowRank) else b
         assert np.linalg.norm(a - b) <= 1e-11 * np.linalg.norm(b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+def test_augmented_basis_with_an_ill_conditioned_remainder(dtype, monkeypatch):
+    """K = U0 S0 + a remainder of condition 10⁴ in the m − r = k dimensions left to it (the DLRT
+    shape m = 2r): the QR of the remainder leaves ‖U0ᴴQ‖ ≈ u·κ, far above round-off; the Cholesky
+    re-orthogonalisation R = chol(I − CᴴC), Q ← (Q − U0 C) R⁻¹ must give [U0, Q] orthonormal to
+    O(u), the same span, and the same Q (up to column signs) as a second Householder QR of Q − U0 C."""
+    m, r = 120, 60
+    rng = np.random.default_rng(5)
+    cplx = np.iscomplexobj(np.empty(0, dtype))
+    G = rng.standard_normal((m, m)) + (1j * rng.standard_normal((m, m)) if cplx else 0)
+    basis = np.linalg.qr(G)[0]
+    U0, comp = basis[:, :r], basis[:, r:]
+    remainder = comp @ ill_conditioned(m - r, m - r, 1e4, np.float64, seed=1)
+    K = (U0 @ np.diag(np.geomspace(3, 0.3, r)) + 1e-2 * remainder).astype(dtype)
+    U0 = U0.astype(dtype)
+    u = np.finfo(dtype).eps
+
+    Q0 = dlra.linalg.orth_with_r(K - U0 @ (U0.conj().T @ K), rows=m - r)[0]
+    assert np.linalg.norm(U0.conj().T @ Q0) > 100 * u  # the case the re-orthogonalisation is for
+    calls = []
+    original = dlra.linalg._reorthogonalized
+    monkeypatch.setattr(dlra.linalg, "_reorthogonalized", lambda *a: calls.append(1) or original(*a))
+    Qhat = dlra.linalg.augmented_basis(U0, K)
+    assert calls  # the Cholesky path was taken
+    assert np.array_equal(Qhat[:, :r], U0)
+    defect = np.abs(Qhat.conj().T @ Qhat - np.eye(2 * r)).max()
+    assert defect <= 20 * np.sqrt(2 * r) * u
+    # the same span: K is reproduced by its projection onto [U0, Q]
+    assert np.linalg.norm(K - Qhat @ (Qhat.conj().T @ K)) <= 100 * u * np.linalg.norm(K)
+    # the same Q as a Householder QR of the projected Q (up to column phases)
+    Q = Qhat[:, r:]
+    Qh = householder_qr(Q0 - U0 @ (U0.conj().T @ Q0))[0]
+    phases = np.sum(Qh.conj() * Q, axis=0)
+    assert np.allclose(np.abs(phases), 1, atol=1e3 * u)
+    assert np.abs(Q - Qh * phases).max() <= 1e3 * u
