@@ -12,6 +12,7 @@ import scipy.linalg
 from scipy.linalg import blas, lapack
 
 from .errors import NonFiniteError
+from .lineage import record_prefix
 from .qr import householder_qr, tall_skinny_qr, use_cholesky
 from .timing import timed
 
@@ -66,11 +67,14 @@ def augmented_basis(U0, K):
     PᴴP = QᴴQ − CᴴC = I − CᴴC (exact up to the QR's O(u) defect): R = chol(I − CᴴC), Q ← P R⁻¹,
     an O(k³) factorisation and one triangular solve instead of a second QR of an m × k matrix.
     For ‖C‖ ≤ 1/2 this restores ‖U0ᴴQ‖ = O(u) and QᴴQ = I + O(u) (‖R⁻¹‖ ≤ 2/√3).
+
+    The result's leading columns are U0 (recorded in :mod:`dlra.lineage`, which optimisers use to
+    rotate their state without products with m rows).
     """
     m, r = U0.shape
     k = K.shape[1]
     if r + k > m:
-        return np.concatenate([U0, orth(U0, K)[:, r:]], axis=1)
+        return _with_prefix(U0, orth(U0, K)[:, r:])
     with timed("linalg"):
         W = K - U0 @ (U0.conj().T @ K)
         W -= U0 @ (U0.conj().T @ W)
@@ -81,11 +85,11 @@ def augmented_basis(U0, K):
         C = U0.conj().T @ Q
         size = float(np.linalg.norm(C)) if C.size else 0.0
     if size <= tol:
-        return np.concatenate([U0, Q], axis=1)
+        return _with_prefix(U0, Q)
     if size <= 0.5:
         Q1 = _reorthogonalized(U0, Q, C)
         if Q1 is not None:
-            return np.concatenate([U0, Q1], axis=1)
+            return _with_prefix(U0, Q1)
     # Directions of K (almost) inside range U0 leave a remainder of round-off size, and the QR
     # normalises it: those columns of Q are not orthogonal to U0 (Gram–Schmidt guarantees
     # orthogonality relative to ‖K‖, not to ‖W‖). They are arbitrary directions anyway; make them
@@ -112,7 +116,14 @@ def augmented_basis(U0, K):
             Q = P
             break
         Q = orth_with_r(P)[0]
-    return np.concatenate([U0, Q], axis=1)
+    return _with_prefix(U0, Q)
+
+
+def _with_prefix(U0, Q):
+    """``[U0, Q]``, recorded in :mod:`dlra.lineage` as starting with the columns of U0."""
+    out = np.concatenate([U0, Q], axis=1)
+    record_prefix(out, U0)
+    return out
 
 
 def _reorthogonalized(U0, Q, C):

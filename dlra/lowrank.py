@@ -15,6 +15,7 @@ import warnings
 
 import numpy as np
 
+from .lineage import inherit
 from .linalg import orth_with_r, truncated_svd
 
 __all__ = ["LowRank"]
@@ -169,7 +170,12 @@ class LowRank:
         return LowRank(self.U.conj(), self.S.conj(), self.V.conj())
 
     def copy(self):
-        return LowRank(self.U.copy(), self.S.copy(), self.V.copy())
+        """A copy of the factors (which keep the relations to earlier bases that
+        :mod:`dlra.lineage` records for optimisers)."""
+        U, V = self.U.copy(), self.V.copy()
+        inherit(U, self.U)
+        inherit(V, self.V)
+        return LowRank(U, self.S.copy(), V)
 
     def astype(self, dtype):
         return LowRank(self.U.astype(dtype), self.S.astype(dtype), self.V.astype(dtype))

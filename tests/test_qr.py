@@ -75,8 +75,13 @@ def test_dispatch_and_bad_input():
         cholesky_qr2(np.ones((3, 5)))
 
 
+def generic_rotation(old, new):
+    """newᴴ old as a product (None = identity): the rotation before the recorded basis relations."""
+    return None if old is None or new is None or old is new else new.conj().T @ old
+
+
 class PreviousAdam(dlra.Adam):
-    """Adam as before issue 13 (rotations formed per moment, the update in three temporaries)."""
+    """Adam as before issue 13 (rotations formed per moment as products, the update in three temporaries)."""
 
     def _carried(self, flow, z0, names):
         lefts, rights = flow.left_bases, flow.right_bases
@@ -87,8 +92,8 @@ class PreviousAdam(dlra.Adam):
         for name in names:
             carried = []
             for i, z in enumerate(z0):
-                rl = optimizers._rotation(entry["lefts"][i], lefts[i])
-                rr = optimizers._rotation(entry["rights"][i], rights[i])
+                rl = generic_rotation(entry["lefts"][i], lefts[i])
+                rr = generic_rotation(entry["rights"][i], rights[i])
                 carried.append(optimizers._rotate(entry["moments"][name][i], rl, rr, square=(name == "v")))
             moments[name] = carried
         return moments, entry["count"]
@@ -166,3 +171,37 @@ def test_augmented_basis_with_an_ill_conditioned_remainder(dtype, monkeypatch):
     phases = np.sum(Qh.conj() * Q, axis=0)
     assert np.allclose(np.abs(phases), 1, atol=1e3 * u)
     assert np.abs(Q - Qh * phases).max() <= 1e3 * u
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rotations_from_the_truncation_equal_the_products(dtype):
+    """After U1 = Û P_r (recorded by the integrator) the optimiser's rotations newᴴ old of the K-, L-
+    and augmented S-substeps come from P_r, Q_r and half a product; they must equal the products to
+    round-off, and the relations must actually be used for all three substeps."""
+    from dlra.lineage import known_rotation
+    rng = np.random.default_rng(4)
+    net = MLP.from_sizes([60, 40, 30, 5], ranks=[9, 7, None], rng=0, dtype=dtype)
+    adam = dlra.Adam()
+    integrator = dlra.AdaptiveBUG(substep=adam, truncation=dlra.RelativeTolerance(0.1))
+    used = set()
+    for step in range(5):
+        X, y = rng.standard_normal((16, 60)).astype(dtype), rng.integers(0, 5, 16)
+        before = {key: (list(e["lefts"]), list(e["rights"])) for key, e in adam.state.items()}
+        net.set_parameters(integrator.step(net.vector_field(X, y), 0.0, net.parameters(), 1e-2))
+        for key, entry in adam.state.items():
+            if key not in before:
+                continue
+            for old_list, new_list in zip(before[key], (entry["lefts"], entry["rights"])):
+                for old, new in zip(old_list, new_list):
+                    if old is None or new is None:
+                        continue
+                    known = known_rotation(old, new)
+                    if known is None:
+                        continue
+                    used.add(key)
+                    exact = new.T @ old
+                    assert known.shape == exact.shape and known.dtype == exact.dtype
+                    assert np.abs(known - exact).max() <= 50 * np.finfo(dtype).eps
+    assert used == {"K", "L", "S"}
+    assert any(r < 9 for r in net.ranks())  # the ranks changed on the way (rank-adaptive relations)
+

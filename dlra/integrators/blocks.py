@@ -41,6 +41,7 @@ import numpy as np
 
 from ..field import lowrank_indices
 from ..flows import Flow, full_flow, k_flow, l_flow, naive_flow, s_flow
+from ..lineage import record_product
 from ..linalg import augmented_basis, truncated_svd
 from ..lowrank import LowRank
 from ..timing import timed
@@ -100,13 +101,17 @@ def augmented_start(U0, S0, V0, Uhat, Vhat, F0_value, FV0, FhU0):
 def truncate_cores(rule, Uhat, Shat, Vhat, current_ranks):
     """Truncated SVD of each core Ŝ = P Σ Qᴴ; new factors U = Û P_r, S = Σ_r, V = V̂ Q_r.
 
-    Returns (list of LowRank, list of discarded singular values).
+    The relations U = Û P_r, V = V̂ Q_r are recorded in :mod:`dlra.lineage` (optimisers rotate
+    their state with them). Returns (list of LowRank, list of discarded singular values).
     """
     out, discarded = [], []
     for Uh, Sh, Vh, r0 in zip(Uhat, Shat, Vhat, current_ranks):
         res = truncated_svd(Sh, rule, current_rank=r0)
         with timed("products"):
-            out.append(LowRank(Uh @ res.left, np.diag(res.sigma).astype(Sh.dtype), Vh @ res.right))
+            U1, V1 = Uh @ res.left, Vh @ res.right
+        record_product(U1, Uh, res.left)
+        record_product(V1, Vh, res.right)
+        out.append(LowRank(U1, np.diag(res.sigma).astype(Sh.dtype), V1))
         discarded.append(res.discarded)
     return out, discarded
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import save_npz
+from ..lineage import relations_among, restore
 from ..lowrank import LowRank
 from .conv import Conv2D
 from .layers import DenseLayer, LowRankLayer
@@ -47,12 +48,19 @@ class CheckpointError(ValueError):
 
 
 # ------------------------------------------------------------------------------ (de)serialisation
-def _pack(obj, arrays):
-    """JSON-able structure with every ndarray replaced by a reference into ``arrays``."""
+def _pack(obj, arrays, ids=None):
+    """JSON-able structure with every ndarray replaced by a reference into ``arrays``.
+
+    ``ids`` ({id(array): key}) makes an array met twice (a basis held by the network and by the
+    optimiser's state) one entry, so that it is one object again when read back.
+    """
+    ids = {} if ids is None else ids
     if isinstance(obj, LowRank):
-        return {"__lowrank__": [_pack(obj.U, arrays), _pack(obj.S, arrays), _pack(obj.V, arrays)]}
+        return {"__lowrank__": [_pack(obj.U, arrays, ids), _pack(obj.S, arrays, ids), _pack(obj.V, arrays, ids)]}
     if isinstance(obj, np.ndarray):
-        key = f"a{len(arrays)}"
+        if id(obj) in ids:
+            return {"__array__": ids[id(obj)]}
+        key = ids[id(obj)] = f"a{len(arrays)}"
         # keep the memory layout: BLAS may round differently for C- and Fortran-ordered operands
         if obj.ndim == 2 and not obj.flags.c_contiguous and obj.strides[0] < obj.strides[1]:
             obj = np.asfortranarray(obj)
@@ -62,9 +70,9 @@ def _pack(obj, arrays):
         for k in obj:
             if not isinstance(k, str):
                 raise TypeError(f"cannot serialise a dict key of type {type(k).__name__}")
-        return {"__dict__": {k: _pack(v, arrays) for k, v in obj.items()}}
+        return {"__dict__": {k: _pack(v, arrays, ids) for k, v in obj.items()}}
     if isinstance(obj, (list, tuple)):
-        return [_pack(v, arrays) for v in obj]
+        return [_pack(v, arrays, ids) for v in obj]
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):
@@ -140,8 +148,13 @@ def _optimizer(trainer):
 # ------------------------------------------------------------------------------ write / read
 def save_checkpoint(trainer, path):
     """Write ``trainer`` (and its network) to ``path`` atomically; returns the path."""
-    arrays = {}
+    arrays, ids = {}, {}
     optimizer = _optimizer(trainer)
+    parameters = _pack(trainer.net.parameters(), arrays, ids)
+    optimizer_state = _pack(optimizer.state_dict() if optimizer is not None else None, arrays, ids)
+    # the relations between those bases (U1 = Û P_r, Û = [U0, Q]) that the optimiser rotates with
+    lineage = [[new, kind, parent, None if coeff is None else _pack(coeff, arrays, ids)]
+               for new, kind, parent, coeff in relations_among(ids)]
     meta = {
         "version": CHECKPOINT_VERSION,
         "config": trainer.config,
@@ -150,8 +163,9 @@ def save_checkpoint(trainer, path):
         "rng_state": trainer.rng.bit_generator.state,
         "history": trainer.history,
         "rank_history": trainer.rank_history,
-        "parameters": _pack(trainer.net.parameters(), arrays),
-        "optimizer_state": _pack(optimizer.state_dict() if optimizer is not None else None, arrays),
+        "parameters": parameters,
+        "optimizer_state": optimizer_state,
+        "lineage": lineage,
         "passes": trainer.net.passes,
     }
     meta = json.loads(json.dumps(meta, default=_json_default))
@@ -241,6 +255,7 @@ def load_checkpoint(trainer, path, meta=None, arrays=None):
     _check_matches(trainer, meta, path)
     parameters = _unpack(meta["parameters"], arrays, path)
     state = _unpack(meta["optimizer_state"], arrays, path)
+    lineage = _unpack(meta.get("lineage", []), arrays, path)
     optimizer = _optimizer(trainer)
     backup = trainer.net.copy_parameters()
     rng_backup = trainer.rng.bit_generator.state
@@ -248,6 +263,7 @@ def load_checkpoint(trainer, path, meta=None, arrays=None):
         trainer.net.set_parameters(parameters)
         if state is not None and optimizer is not None:
             optimizer.load_state_dict(state)
+        restore(lineage, arrays)
         trainer.rng.bit_generator.state = meta["rng_state"]
         counters = int(meta["epoch"]), int(meta["step"]), float(meta["t"]), float(meta["train_seconds"])
         passes = int(meta.get("passes", trainer.net.passes))

@@ -20,6 +20,7 @@ import numbers
 
 import numpy as np
 
+from ..lineage import rotation
 from ..timing import timed
 from .base import SubstepSolver
 
@@ -27,12 +28,16 @@ __all__ = ["SGD", "Adam"]
 
 
 def _rotation(old, new):
-    """Matrix R with coefficients in the new basis = R @ coefficients in the old one (None = identity)."""
+    """Matrix R with coefficients in the new basis = R @ coefficients in the old one (None = identity).
+
+    R = newᴴ old, taken from the relations the integrator recorded between consecutive bases when
+    they apply (U1 = Û P_r after a truncation: :func:`dlra.lineage.rotation`), else the product.
+    """
     if old is None or new is None:
         return None
     if old is new:
         return None
-    return new.conj().T @ old
+    return rotation(old, new)
 
 
 def _rotate(state, rot_left, rot_right, square=False):

@@ -1,0 +1,127 @@
+"""Known relations between the orthonormal bases of consecutive steps, for rotating optimiser state.
+
+The rank-adaptive BUG (Ceruti, Kusch & Lubich, BIT 62 (2022)) builds the augmented basis
+Û = [U0, Q] with the old basis kept as its leading columns, and truncates the core
+Ŝ(t1) = P Σ Qᴴ to U1 = Û P_r. Optimisers that carry state across steps (momentum, Adam) express
+it in the bases of each substep and rotate it with R = newᴴ old when the bases change
+(:mod:`dlra.substep.optimizers`). With the two relations most of R is known from small matrices:
+
+    U1ᴴ Û = P_rᴴ,    U1ᴴ U0 = (P_r[:r0, :])ᴴ,    Û_newᴴ Û_old = [P_rᴴ ; Q_newᴴ Û_old],
+
+(Ûᴴ Û = I), so the K- and L-substeps' rotations need no product with m or n rows and the
+augmented S-substep's needs half of one. :func:`rotation` uses a relation when one applies and
+the generic product newᴴ old otherwise, so it is always correct for orthonormal ``old``/``new``.
+
+The relations are recorded by the code that creates the arrays (:func:`dlra.linalg.augmented_basis`
+records the prefix, :func:`dlra.integrators.blocks.truncate_cores` the product) and identify arrays
+by object identity; they are forgotten when the array is garbage-collected (weak references, so
+that no chain of old bases is kept alive). A recorded array must not be modified in place.
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+__all__ = ["record_product", "record_prefix", "rotation", "known_rotation", "relations_among", "restore", "inherit"]
+
+#: id(array) → (weak reference to the array, kind, weak reference to the parent, coefficients)
+_RELATIONS = {}
+
+
+def _forget(key):
+    def callback(_ref):
+        _RELATIONS.pop(key, None)
+    return callback
+
+
+def _record(new, kind, parent, coeff):
+    key = id(new)
+    try:
+        entry = (weakref.ref(new, _forget(key)), kind, weakref.ref(parent), coeff)
+    except TypeError:  # not weak-referenceable (not an ndarray): nothing to record
+        return
+    _RELATIONS[key] = entry
+
+
+def record_product(new, parent, coeff):
+    """Record ``new = parent @ coeff`` (parent with orthonormal columns, coeff small)."""
+    _record(new, "product", parent, coeff)
+
+
+def record_prefix(new, head):
+    """Record that the leading ``head.shape[1]`` columns of ``new`` are ``head`` (same values)."""
+    _record(new, "prefix", head, None)
+
+
+def inherit(copy, original):
+    """Give ``copy`` (equal values) the relation recorded for ``original``, if any."""
+    entry = _RELATIONS.get(id(original))
+    if entry is not None and entry[0]() is original:
+        parent = entry[2]()
+        if parent is not None:
+            _record(copy, entry[1], parent, entry[3])
+
+
+def _relation(a):
+    entry = _RELATIONS.get(id(a))
+    if entry is None or entry[0]() is not a:
+        return None
+    parent = entry[2]()
+    if parent is None:
+        return None
+    return entry[1], parent, entry[3]
+
+
+def known_rotation(old, new):
+    """``newᴴ old`` from the recorded relations, or None when they do not determine it."""
+    rel = _relation(new)
+    if rel is None:
+        return None
+    kind, parent, coeff = rel
+    if kind == "product":  # new = parent C:  newᴴ old = Cᴴ parentᴴ old
+        if parent is old:
+            return coeff.conj().T
+        head = _relation(parent)
+        if head is not None and head[0] == "prefix" and head[1] is old:  # old = parent[:, :k]
+            return coeff[:old.shape[1]].conj().T
+        return None
+    # prefix: new = [head, rest]
+    top = known_rotation(old, parent)
+    if top is None:
+        return None
+    rest = new[:, parent.shape[1]:]
+    return np.concatenate([top, rest.conj().T @ old], axis=0)
+
+
+def rotation(old, new):
+    """R = newᴴ old (coefficients in ``new`` = R @ coefficients in ``old``), from the recorded
+    relations when they apply (see the module docstring), else as the product."""
+    known = known_rotation(old, new)
+    if known is not None:
+        return known
+    return new.conj().T @ old
+
+
+def relations_among(labels):
+    """The recorded relations between arrays of ``labels`` ({id(array): label}, the arrays alive):
+    a list of ``(label of new, kind, label of parent, coefficients or None)`` — what a checkpoint
+    stores so that :func:`restore` re-creates them (a resumed run then rotates as an uninterrupted one)."""
+    out = []
+    for key, (ref, kind, parent_ref, coeff) in list(_RELATIONS.items()):
+        new, parent = ref(), parent_ref()
+        if new is None or parent is None or id(new) not in labels or id(parent) not in labels:
+            continue
+        out.append((labels[id(new)], kind, labels[id(parent)], coeff))
+    return out
+
+
+def restore(relations, arrays):
+    """Record ``relations`` (from :func:`relations_among`) between the arrays ``arrays[label]``."""
+    for new, kind, parent, coeff in relations:
+        if kind == "product":
+            record_product(arrays[new], arrays[parent], coeff)
+        elif kind == "prefix":
+            record_prefix(arrays[new], arrays[parent])
+        else:
+            raise ValueError(f"relations: unknown kind {kind!r}")
