@@ -215,13 +215,42 @@ def truncated_svd(core, rule, current_rank=None):
     with timed("linalg"):
         try:
             if core.dtype in _SINGLE:  # numpy.linalg would compute single precision in double
-                P, sigma, Qh = scipy.linalg.svd(core, full_matrices=False, check_finite=False)
+                P, sigma, Qh = _gesdd(core)
             else:
                 P, sigma, Qh = np.linalg.svd(core, full_matrices=False)
         except np.linalg.LinAlgError:  # rare LAPACK gesdd failure: use the QR-iteration driver
             P, sigma, Qh = scipy.linalg.svd(core, full_matrices=False, lapack_driver="gesvd")
     r = rule.select_rank(sigma, current_rank=current_rank)
     return TruncatedSVD(left=P[:, :r], sigma=sigma[:r], right=Qh[:r].conj().T, discarded=sigma[r:])
+
+
+#: (dtype, shape) → (LAPACK ?gesdd, its workspace size): the workspace query is made once per shape
+_GESDD = {}
+
+
+def _gesdd(core):
+    """Thin SVD ``(P, σ, Qh)`` of a single-precision core by LAPACK ``?gesdd`` called directly.
+
+    The same routine as ``scipy.linalg.svd`` (default driver) without its per-call argument
+    checks, copy and workspace query, which cost as much as the factorisation itself for the
+    20×20–60×60 cores of a DLRT step at small ranks. Raises ``LinAlgError`` when it does not converge.
+    """
+    key = (core.dtype.char, core.shape)
+    entry = _GESDD.get(key)
+    if entry is None:
+        gesdd, gesdd_lwork = lapack.get_lapack_funcs(("gesdd", "gesdd_lwork"), (core,))
+        work, info = gesdd_lwork(*core.shape, compute_uv=1, full_matrices=0)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"?gesdd workspace query failed (info = {info})")
+        # the size comes back as a float of the working precision: round up, never down
+        entry = (gesdd, int(np.ceil(float(np.real(work)) * (1 + 1e-6))) + 1)
+        if len(_GESDD) < 1024:
+            _GESDD[key] = entry
+    gesdd, lwork = entry
+    P, sigma, Qh, info = gesdd(core, compute_uv=1, full_matrices=0, lwork=lwork)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"?gesdd did not converge (info = {info})")
+    return P, sigma, Qh
 
 
 def orthonormality_drift(Q):
