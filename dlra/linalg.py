@@ -16,7 +16,7 @@ from .lineage import record_prefix
 from .qr import householder_qr, tall_skinny_qr, use_cholesky
 from .timing import timed
 
-__all__ = ["orth", "orth_with_r", "augmented_basis", "truncated_svd", "TruncatedSVD", "all_finite",
+__all__ = ["orth", "orth_with_r", "augmented_basis", "truncated_svd", "TruncatedSVD", "all_finite", "times_core",
            "orthonormality_drift", "orthonormality_tolerance"]
 
 
@@ -161,6 +161,22 @@ def orth(*blocks):
     """
     A = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
     return orth_with_r(A)[0]
+
+
+def times_core(A, S):
+    """``A @ S`` for a small square core S; a column scaling A · diag(S) when S is diagonal.
+
+    After every truncation S = Σ is diagonal, and K(t0) = U0 S0, the S-product of a low-rank
+    layer's pass etc. then cost O(m r) instead of O(m r²). The values are those of the product: a
+    product's sum Σ_k A_ik S_kj adds only exact zeros to A_ij S_jj (A finite). Checked only from
+    r = 16 on, below which the product is as cheap as the check, and for real A and S only (complex
+    BLAS products round the real and imaginary parts differently from an elementwise product).
+    """
+    if S.shape[0] >= 16 and A.dtype.kind == "f" and S.dtype.kind == "f":
+        d = np.diagonal(S)
+        if np.count_nonzero(S) == np.count_nonzero(d):
+            return A * d
+    return A @ S
 
 
 def all_finite(a):

@@ -205,3 +205,22 @@ def test_rotations_from_the_truncation_equal_the_products(dtype):
     assert used == {"K", "L", "S"}
     assert any(r < 9 for r in net.ranks())  # the ranks changed on the way (rank-adaptive relations)
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+@pytest.mark.parametrize("r", [8, 40])
+def test_times_core_equals_the_product(dtype, r):
+    """A·S with a diagonal core (every S after a truncation) is a column scaling: the same values as
+    the product, bit for bit; a core with one off-diagonal entry goes through the product."""
+    from dlra.linalg import times_core
+    rng = np.random.default_rng(r)
+    A = rng.standard_normal((70, r)).astype(dtype)
+    S = np.diag(rng.standard_normal(r)).astype(dtype)
+    S[3, 3] = 0  # a zero singular value
+    if np.iscomplexobj(A):
+        A = A + 1j * rng.standard_normal(A.shape)
+        S = S * np.exp(1j * rng.uniform(0, 6, r))
+    for core in (S, S.conj().T, S.T):
+        assert np.array_equal(times_core(A, core), A @ core)
+        assert times_core(A, core).dtype == (A @ core).dtype
+    S[1, 2] = 0.5
+    assert np.array_equal(times_core(A, S), A @ S)

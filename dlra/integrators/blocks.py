@@ -42,7 +42,7 @@ import numpy as np
 from ..field import lowrank_indices
 from ..flows import Flow, full_flow, k_flow, l_flow, naive_flow, s_flow
 from ..lineage import record_product
-from ..linalg import augmented_basis, truncated_svd
+from ..linalg import augmented_basis, times_core, truncated_svd
 from ..lowrank import LowRank
 from ..timing import timed
 from .base import StepInfo
@@ -69,8 +69,8 @@ def kl_steps(substep, field, items, indices, t0, t1, F0, keys=("K", "L")):
     kf = k_flow(field, items, V, key=keys[0])
     lf = l_flow(field, items, U, key=keys[1])
     with timed("products"):
-        K0 = [u @ s for u, s in zip(U, S)]
-        L0 = [v @ s.conj().T for v, s in zip(V, S)]
+        K0 = [times_core(u, s) for u, s in zip(U, S)]
+        L0 = [times_core(v, s.conj().T) for v, s in zip(V, S)]
     FV0, FhU0 = kf.initial(F0, K0), lf.initial(F0, L0)
     K1 = substep.integrate(kf, t0, t1, K0, f0=FV0)
     L1 = substep.integrate(lf, t0, t1, L0, f0=FhU0)

@@ -21,6 +21,7 @@ import numbers
 import numpy as np
 import scipy.sparse.linalg
 
+from ..linalg import times_core
 from ..lowrank import LowRank
 from .factorized import INITS, factor_init
 from .kernels import RELU, activation_code
@@ -302,7 +303,7 @@ class LowRankLayer(_Layer):
         Y = self.Y
         XV = X @ Y.V
         self._kept = (X, Y.V, XV) if keep else None
-        return (XV @ Y.S.T) @ Y.U.T
+        return times_core(XV, Y.S.T) @ Y.U.T
 
     def linear_backward(self, D, gradient=None):
         """``((D U) S) Vᵀ`` (batch × n_in) = D W.
@@ -314,7 +315,7 @@ class LowRankLayer(_Layer):
         DU = D @ Y.U
         if gradient is not None:
             gradient._known_left = (Y.U, DU)
-        return (DU @ Y.S) @ Y.V.T
+        return times_core(DU, Y.S) @ Y.V.T
 
     def weight_gradient(self, D, X):
         """``Dᵀ X`` as a :class:`FactoredGradient` (A = Dᵀ, B = Xᵀ), with ``X V`` if the forward pass kept it."""
