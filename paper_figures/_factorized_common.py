@@ -50,7 +50,7 @@ LAYER_NAMES = {"mlp": ("fc1", "fc2", "fc3", "fc4"), "lenet5": ("conv1", "conv2",
 
 
 def parser(description):
-    p = common.base_parser(description, None, SEEDS, out=None)
+    p = common.base_parser(description, None, SEEDS, out="")  # "": the model's folder (MODELS)
     p.add_argument("--model", choices=sorted(MODELS), default="mlp",
                    help="mlp (5-layer MLP, 4 epochs on 50,000 images; default) or lenet5 (conv1, conv2, fc1 "
                         "factorised, 3 epochs on the first 20,000 images); output in results/factorized[/lenet5]")
@@ -76,7 +76,10 @@ def parse(p, argv):
         args.epochs = spec["epochs"]
     if args.train_limit is None:
         args.train_limit = spec["quick_train_limit" if args.quick else "train_limit"]
-    out = Path(spec["out"] if args.out is None else args.out)
+        if args.train_limit is not None and args.train_limit >= len(data.x_train):
+            args.train_limit = None   # e.g. the embedded subset: all its images
+    out = Path(args.out or spec["out"])
+    args.embedded = bool(data.embedded)
     if args.train_limit is not None:
         n = int(args.train_limit)
         if not 1 <= n <= len(data.x_train):
@@ -90,7 +93,8 @@ def parse(p, argv):
 
 def data_tag(args):
     """Tag of the run directories: the data (embedded subset, training subset)."""
-    parts = (["embedded"] if args.quick else []) + ([f"n{args.train_limit}"] if args.train_limit else [])
+    parts = (["embedded"] if args.quick or getattr(args, "embedded", False) else []) + (
+        [f"n{args.train_limit}"] if args.train_limit else [])
     return "_".join(parts) or None
 
 
