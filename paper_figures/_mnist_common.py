@@ -141,7 +141,7 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
     entry per layer; None for dense), max_rank, min_rank, tau, decay (σ_j = decay^-j initial
     singular values times sigma_max, else the spectral initialisation), optimizer, lr, batch_size, epochs, seed;
     for "svd" (:class:`dlra.nn.SVDTrainer`, every layer at full rank at the start): epsilon, lambda_o, lambda_r,
-    regularizer, delta_precision, rank_rule. Factorised-training study (MLP, all optional): init (one of
+    regularizer, delta_precision, rank_rule. Factorised-training study (MLP or LeNet5, all optional): init (one of
     ``dlra.nn.INITS``), weight_decay / frobenius_decay / nuclear_decay (``Trainer``'s regularisers),
     pretrain_epochs (dense pre-training for that many of the ``epochs``, then truncated SVD at ``rank``;
     ``pretraining.csv``), keep_checkpoint (also write the final ``checkpoint.npz``).
@@ -178,14 +178,14 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
                              rank_rule=cfg.get("rank_rule", "theorem"), optimizer=cfg["optimizer"], lr=cfg["lr"],
                              lr_decay=cfg.get("lr_decay", 1.0), batch_size=cfg["batch_size"], seed=cfg["seed"],
                              progress=progress)
-    elif cfg.get("model", "mlp") == "lenet5":
-        net = LeNet5(ranks=cfg.get("rank"), rng=cfg["seed"], dtype=np.float32, init_scale=cfg.get("init_scale", 1.0),
-                     **options)
     elif cfg.get("pretrain_epochs"):
         # dense pre-training for whole epochs (same batch order as a Trainer), then truncated SVD
         from dlra.nn import factorize, pretrain_dense
-        dense = MLP.from_sizes(cfg["sizes"], ranks=None, rng=cfg["seed"], dtype=np.float32,
-                               init_scale=cfg.get("init_scale", 1.0))
+        if cfg.get("model", "mlp") == "lenet5":
+            dense = LeNet5(ranks=None, rng=cfg["seed"], dtype=np.float32, init_scale=cfg.get("init_scale", 1.0))
+        else:
+            dense = MLP.from_sizes(cfg["sizes"], ranks=None, rng=cfg["seed"], dtype=np.float32,
+                                   init_scale=cfg.get("init_scale", 1.0))
         steps = cfg["pretrain_epochs"] * -(-len(data.x_train) // cfg["batch_size"])
         with threadpool_limits(1, "blas"):
             pre = pretrain_dense(dense, data, steps, optimizer=cfg["optimizer"], lr=cfg["lr"],
@@ -194,6 +194,11 @@ def train_run(cfg, data, out_dir, *, force=False, progress=True):
         write_csv(run_dir / "pretraining.csv", [{"pretrain_steps": pre.step, "pretrain_val_acc": val_acc,
                                                  "pretrain_val_loss": val_loss, "pretrain_seconds": pre.train_seconds}])
         net = factorize(dense, cfg["rank"])
+    elif cfg.get("model", "mlp") == "lenet5":
+        if cfg.get("init") is not None:
+            options["init"] = cfg["init"]
+        net = LeNet5(ranks=cfg.get("rank"), rng=cfg["seed"], dtype=np.float32, init_scale=cfg.get("init_scale", 1.0),
+                     **options)
     else:
         if options:
             options["init_singular_values"] = options["init_singular_values"](min(cfg["sizes"][1:-1]), None,

@@ -29,7 +29,8 @@ INIT_LABELS = {"spectral": "SI", "random": "random factors", "random_values": "S
 
 
 def main(argv=None):
-    args, out, data, source = common.parse(fc.parser(__doc__.split("\n\n")[0]), argv)
+    args, out, data, source = fc.parse(fc.parser(__doc__.split("\n\n")[0]), argv)
+    L = fc.n_layers(args)
     progress = not args.no_progress
     rows, lr_rows, curves = [], [], {}
     lrs = {}
@@ -47,7 +48,7 @@ def main(argv=None):
                     rows.append({"method": method, "init": init, "seed": seed, "epoch": h["epoch"],
                                  "lr": lrs[method], "val_acc": h["val_acc"], "test_acc": h["test_acc"],
                                  "train_loss": h["train_loss"], "ranks": h["ranks"],
-                                 "erank_mean": float(np.mean(fc.layer_columns(h, "erank")))})
+                                 "erank_mean": float(np.mean(fc.layer_columns(h, "erank", L)))})
                 curves[(method, init, seed)] = history
     common.write_csv(out / "init.csv", rows)
 
@@ -58,16 +59,17 @@ def main(argv=None):
             e1, e1s = fc.mean_std([100 * h[0]["val_acc"] for h in hs])
             val, vals = fc.mean_std([100 * h[-1]["val_acc"] for h in hs])
             test, tests = fc.mean_std([100 * h[-1]["test_acc"] for h in hs])
-            er, ers = fc.mean_std([np.mean(fc.layer_columns(h[-1], "erank")) for h in hs])
+            er, ers = fc.mean_std([np.mean(fc.layer_columns(h[-1], "erank", L)) for h in hs])
             summary.append({"method": method, "init": init, "lr": lrs[method], "seeds": len(hs),
                             "val_epoch1": e1, "val_epoch1_std": e1s, "val_final": val, "val_final_std": vals,
                             "test_final": test, "test_final_std": tests, "erank_mean": er, "erank_mean_std": ers})
     common.write_csv(out / "init_summary.csv", summary)
     lines = [f"# Initialisation of factorised layers ({source})", "",
-             f"784-{'-'.join(map(str, data_sizes(args)[1:-1]))}-10, rank {fc.QUICK_RANK if args.quick else fc.RANK}, "
+             f"{fc.arch(args)}, rank {fc.rank_label(args)}, "
              f"Adam, batch 256, {args.epochs} epochs, seeds {' '.join(map(str, args.seeds))}; "
              f"lr chosen on validation: " + ", ".join(f"{m} {lrs[m]:g}" for m in fc.METHODS) + ". "
-             "Accuracy in %, mean ± std over seeds; erank = effective rank (Roy & Vetterli), mean of the 4 layers.",
+             f"Accuracy in %, mean ± std over seeds; erank = effective rank (Roy & Vetterli), mean of the {L} "
+             "factorised layers.",
              "", "| method | init | val acc epoch 1 | val acc final | test acc final | erank final |",
              "|---|---|---|---|---|---|"]
     for e in summary:
@@ -90,17 +92,14 @@ def main(argv=None):
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("validation accuracy (%)")
     np.atleast_1d(axes)[0].legend(fontsize=8, loc="lower right")
-    fig.suptitle(f"Initialisation of factorised layers, MNIST, mean ± std over {len(args.seeds)} seeds", fontsize=9)
+    fig.suptitle(f"Initialisation of factorised layers, {fc.arch(args)} on MNIST, mean ± std over "
+                 f"{len(args.seeds)} seeds", fontsize=9)
     fig.tight_layout()
     written = common.save_figure(fig, out / "init")
     plt.close(fig)
     print("\n".join(lines))
     for p in [out / "lr_selection.csv", out / "init.csv", out / "init_summary.csv", *written]:
         print(p)
-
-
-def data_sizes(args):
-    return fc.QUICK_SIZES if args.quick else fc.SIZES
 
 
 if __name__ == "__main__":

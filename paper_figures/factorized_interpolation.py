@@ -39,7 +39,7 @@ def main(argv=None):
 
     p = fc.parser(__doc__.split("\n\n")[0])
     p.add_argument("--pretrain-epochs", type=int, default=1, help="P of the pre-trained network (default 1)")
-    args, out, data, source = common.parse(p, argv)
+    args, out, data, source = fc.parse(p, argv)
     progress = not args.no_progress
     seeds = args.seeds[:2] if len(args.seeds) >= 2 else [args.seeds[0], args.seeds[0] + 1]
     lrs = {m: fc.select_lr(args, data, out, m, progress)[0] for m in fc.METHODS}
@@ -107,7 +107,8 @@ def main(argv=None):
     axes[1, 0].set_ylabel("accuracy (%)")
     handles, labels = axes[1, 0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=2)
-    fig.suptitle("Linear interpolation in weight space θ(α) = (1 − α)θ_A + αθ_B (solid: train, dashed: validation)",
+    fig.suptitle(f"Linear interpolation in weight space θ(α) = (1 − α)θ_A + αθ_B, {fc.arch(args)} (solid: train, "
+                 "dashed: validation)",
                  fontsize=9)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     written = common.save_figure(fig, out / "interpolation")

@@ -36,7 +36,8 @@ def main(argv=None):
     p = fc.parser(__doc__.split("\n\n")[0])
     p.add_argument("--pretrain-epochs", type=int, nargs="+", default=list(PRETRAIN_EPOCHS),
                    help="dense pre-training epochs P (of the --epochs in total)")
-    args, out, data, source = common.parse(p, argv)
+    args, out, data, source = fc.parse(p, argv)
+    L = fc.n_layers(args)
     if args.quick:
         args.pretrain_epochs = [0] if args.epochs < 2 else args.pretrain_epochs[:1]
     progress = not args.no_progress
@@ -60,11 +61,11 @@ def main(argv=None):
                 pre.append(pre_val)
                 rows.append({"method": method, "pretrain_epochs": P, "seed": seed, "lr": lrs[method],
                              "pretrain_val_acc": pre_val, "val_acc": h[-1]["val_acc"], "test_acc": h[-1]["test_acc"],
-                             "erank_mean": float(np.mean(fc.layer_columns(h[-1], "erank"))), "ranks": h[-1]["ranks"]})
+                             "erank_mean": float(np.mean(fc.layer_columns(h[-1], "erank", L))), "ranks": h[-1]["ranks"]})
             entry = {"method": method, "pretrain_epochs": P, "lowrank_epochs": args.epochs - P, "seeds": len(hs)}
             for key, values in (("val", [100 * h[-1]["val_acc"] for h in hs]),
                                 ("test", [100 * h[-1]["test_acc"] for h in hs]),
-                                ("erank", [np.mean(fc.layer_columns(h[-1], "erank")) for h in hs])):
+                                ("erank", [np.mean(fc.layer_columns(h[-1], "erank", L)) for h in hs])):
                 entry[key], entry[f"{key}_std"] = fc.mean_std(values)
             entry["val_after_pretraining"] = float(np.mean(pre)) * 100 if P else float("nan")
             entry["val_curve"] = "/".join(f"{100 * np.mean([h[e]['val_acc'] for h in hs]):.2f}" for e in range(len(hs[0])))
@@ -72,14 +73,14 @@ def main(argv=None):
     dense = {"method": "dense", "pretrain_epochs": args.epochs, "lowrank_epochs": 0, "seeds": len(args.seeds)}
     for key, col in (("val", "val_acc"), ("test", "test_acc")):
         dense[key], dense[f"{key}_std"] = fc.mean_std([100 * dense_hist[s][-1][col] for s in args.seeds])
-    dense["erank"], dense["erank_std"] = fc.mean_std([np.mean(fc.layer_columns(dense_hist[s][-1], "erank"))
+    dense["erank"], dense["erank_std"] = fc.mean_std([np.mean(fc.layer_columns(dense_hist[s][-1], "erank", L))
                                                       for s in args.seeds])
     summary.append(dense)
     common.write_csv(out / "pretraining.csv", rows)
     common.write_csv(out / "pretraining_summary.csv", summary)
     lines = [f"# Pre-training then factorising ({source})", "",
              f"{args.epochs} epochs in total: P dense epochs, then truncated SVD at rank "
-             f"{fc.QUICK_RANK if args.quick else fc.RANK} and {args.epochs} − P low-rank epochs (P = 0: spectral "
+             f"{fc.rank_label(args)} and {args.epochs} − P low-rank epochs (P = 0: spectral "
              f"init, low-rank throughout); seeds {' '.join(map(str, args.seeds))}; accuracy in %, mean ± std.", "",
              "| method | P (dense epochs) | val acc after pre-training | val acc final | test acc final | erank (mean) |",
              "|---|---|---|---|---|---|"]
@@ -113,7 +114,8 @@ def main(argv=None):
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("validation accuracy (%)")
     np.atleast_1d(axes)[0].legend(fontsize=8, loc="lower right")
-    fig.suptitle(f"Pre-training vs low-rank from scratch at equal total steps, mean ± std over {len(args.seeds)} seeds",
+    fig.suptitle(f"Pre-training vs low-rank from scratch at equal total steps, {fc.arch(args)}, mean ± std over "
+                 f"{len(args.seeds)} seeds",
                  fontsize=9)
     fig.tight_layout()
     written = common.save_figure(fig, out / "pretraining")

@@ -34,7 +34,8 @@ LAMBDAS = (1e-4, 1e-3, 1e-2)
 def main(argv=None):
     p = fc.parser(__doc__.split("\n\n")[0])
     p.add_argument("--lambdas", type=float, nargs="+", default=list(LAMBDAS), help="regularisation strengths λ")
-    args, out, data, source = common.parse(p, argv)
+    args, out, data, source = fc.parse(p, argv)
+    L = fc.n_layers(args)
     progress = not args.no_progress
     lrs = {m: fc.select_lr(args, data, out, m, progress)[0] for m in fc.METHODS}
     seed0 = args.seeds[0]
@@ -49,16 +50,16 @@ def main(argv=None):
     for method in fc.METHODS:
         base = run(method, "none", 0.0, seed0)
         sweep.append({"method": method, "regularizer": "none", "lambda": 0.0, "val_acc": base[-1]["val_acc"],
-                      "erank_mean": float(np.mean(fc.layer_columns(base[-1], "erank"))),
-                      "rank1pct_mean": float(np.mean(fc.layer_columns(base[-1], "rank1pct"))),
+                      "erank_mean": float(np.mean(fc.layer_columns(base[-1], "erank", L))),
+                      "rank1pct_mean": float(np.mean(fc.layer_columns(base[-1], "rank1pct", L))),
                       "ranks": base[-1]["ranks"]})
         for reg in REGULARIZERS[method]:
             best = None
             for lam in args.lambdas:
                 h = run(method, reg, lam, seed0)
                 sweep.append({"method": method, "regularizer": reg, "lambda": lam, "val_acc": h[-1]["val_acc"],
-                              "erank_mean": float(np.mean(fc.layer_columns(h[-1], "erank"))),
-                              "rank1pct_mean": float(np.mean(fc.layer_columns(h[-1], "rank1pct"))),
+                              "erank_mean": float(np.mean(fc.layer_columns(h[-1], "erank", L))),
+                              "rank1pct_mean": float(np.mean(fc.layer_columns(h[-1], "rank1pct", L))),
                               "ranks": h[-1]["ranks"]})
                 if best is None or h[-1]["val_acc"] > best[1]:
                     best = (lam, h[-1]["val_acc"])
@@ -76,25 +77,25 @@ def main(argv=None):
                 for r in h:
                     rows.append({"method": method, "regularizer": reg, "lambda": lam, "seed": seed, "epoch": r["epoch"],
                                  "val_acc": r["val_acc"], "test_acc": r["test_acc"], "ranks": r["ranks"],
-                                 **{f"erank_{k}": r[f"erank_{k}"] for k in range(1, 5)},
-                                 **{f"rank1pct_{k}": r[f"rank1pct_{k}"] for k in range(1, 5)}})
+                                 **{f"erank_{k}": r[f"erank_{k}"] for k in range(1, L + 1)},
+                                 **{f"rank1pct_{k}": r[f"rank1pct_{k}"] for k in range(1, L + 1)}})
             curves[(method, reg)] = hs
             entry = {"method": method, "regularizer": reg, "lambda": lam, "seeds": len(hs)}
             for key, values in (("val", [100 * h[-1]["val_acc"] for h in hs]),
                                 ("test", [100 * h[-1]["test_acc"] for h in hs]),
-                                ("erank", [np.mean(fc.layer_columns(h[-1], "erank")) for h in hs]),
-                                ("rank1pct", [np.mean(fc.layer_columns(h[-1], "rank1pct")) for h in hs])):
+                                ("erank", [np.mean(fc.layer_columns(h[-1], "erank", L)) for h in hs]),
+                                ("rank1pct", [np.mean(fc.layer_columns(h[-1], "rank1pct", L)) for h in hs])):
                 entry[key], entry[f"{key}_std"] = fc.mean_std(values)
-            entry["erank_per_layer"] = "/".join(f"{np.mean([fc.layer_columns(h[-1], 'erank')[k] for h in hs]):.1f}"
-                                                for k in range(4))
+            entry["erank_per_layer"] = "/".join(f"{np.mean([fc.layer_columns(h[-1], 'erank', L)[k] for h in hs]):.1f}"
+                                                for k in range(L))
             entry["ranks"] = hs[0][-1]["ranks"]
             summary.append(entry)
     common.write_csv(out / "regularization.csv", rows)
     common.write_csv(out / "regularization_summary.csv", summary)
     lines = [f"# Regularisation and effective rank ({source})", "",
-             f"Rank {fc.QUICK_RANK if args.quick else fc.RANK}, Adam (lr " + ", ".join(f"{m} {lrs[m]:g}" for m in fc.METHODS)
+             f"Rank {fc.rank_label(args)}, Adam (lr " + ", ".join(f"{m} {lrs[m]:g}" for m in fc.METHODS)
              + f"), {args.epochs} epochs; λ chosen on validation (seed {seed0}) from {', '.join(f'{x:g}' for x in args.lambdas)}; "
-             f"mean ± std over seeds {' '.join(map(str, args.seeds))}. erank = effective rank (mean of the 4 layers, "
+             f"mean ± std over seeds {' '.join(map(str, args.seeds))}. erank = effective rank (mean of the {L} layers, "
              "and per layer); #σ>1% = number of singular values above 1 % of σ₁ (mean of the layers).", "",
              "| method | regulariser | λ | val acc | test acc | erank (mean) | erank per layer | #σ>1%σ₁ | ranks |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -131,12 +132,12 @@ def main(argv=None):
         axes[1, col].set_xlabel("λ")
         for ax in axes[:, col]:
             ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("effective rank (mean of 4 layers)")
+    axes[0, 0].set_ylabel(f"effective rank (mean of {L} layers)")
     axes[1, 0].set_ylabel("validation accuracy (%)")
     axes[0, 0].legend(fontsize=8)
     axes[0, 1].legend(fontsize=8)
-    fig.suptitle(f"Regularisers and effective rank after {args.epochs} epochs (seed {seed0}), rank "
-                 f"{fc.QUICK_RANK if args.quick else fc.RANK}", fontsize=9)
+    fig.suptitle(f"Regularisers and effective rank, {fc.arch(args)}, after {args.epochs} epochs (seed {seed0}), rank "
+                 f"{fc.rank_label(args)}", fontsize=9)
     fig.tight_layout()
     written = common.save_figure(fig, out / "regularization")
     plt.close(fig)

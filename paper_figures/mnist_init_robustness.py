@@ -19,9 +19,10 @@ V = Q Σ^½).
 full rank — dense output layer), each low-rank layer m × n starting from σ_j = √(2m/r)·decay^(−j)
 (the He forward gain, as above) unless ``--sigma-max`` is given.
 
-Writes ``<out>/init_robustness.csv`` (per epoch), ``<out>/init_robustness_summary.csv`` and ``.md``
-(test accuracy after the first and the last epoch, DLRT − vanilla) and
-``<out>/init_robustness.{png,pdf}``.
+Writes ``<out>/init_robustness.csv`` (per run and epoch), ``<out>/init_robustness_per_epoch.csv``
+(mean ± std over the seeds per epoch), ``<out>/init_robustness_summary.csv`` and ``.md`` (test
+accuracy after the first and the last epoch, mean ± std, DLRT − vanilla, the per-epoch means) and
+``<out>/init_robustness.{png,pdf}`` (mean ± std error bars per epoch, the slides' values dashed).
 """
 from __future__ import annotations
 
@@ -39,6 +40,20 @@ LABELS = {"dlrt": "DLRT (fixed rank)", "vanilla": "vanilla U Vᵀ (SGD)"}
 DEFAULT_EPOCHS = 3
 #: the slides' LeNet5 robustness numbers (test accuracy %, DLRT and vanilla U Vᵀ) per decay
 SLIDE_LENET5 = {1.0: (97.81, 93.74), 2.0: (97.29, 90.91), 10.0: (97.07, 86.24)}
+
+
+def per_epoch(curves, decays, seeds):
+    """Test accuracy (%) per (decay, method, epoch): mean and sample std over ``seeds`` of
+    ``curves[(decay, method, seed)]`` (one accuracy in [0, 1] per epoch)."""
+    rows = []
+    for decay in decays:
+        for method in METHODS:
+            acc = 100 * np.array([curves[(decay, method, s)] for s in seeds], dtype=float)
+            for e in range(acc.shape[1]):
+                rows.append({"decay": decay, "method": method, "epoch": e + 1, "seeds": len(seeds),
+                             "test_acc_mean": float(acc[:, e].mean()),
+                             "test_acc_std": float(acc[:, e].std(ddof=1)) if len(seeds) > 1 else 0.0})
+    return rows
 
 
 def main(argv=None):
@@ -113,6 +128,9 @@ def main(argv=None):
             e[f"{method}_drop_vs_flat"] = (flat[f"{method}_final"] - e[f"{method}_final"]) if flat else float("nan")
     written.append(out / "init_robustness_summary.csv")
     common.write_csv(written[-1], summary)
+    epoch_rows = per_epoch(curves, args.decays, args.seeds)
+    written.append(out / "init_robustness_per_epoch.csv")
+    common.write_csv(written[-1], epoch_rows)
     lines = [
         f"# Robustness to the initial spectrum σ_j = decay^(−j) (MNIST, {arch})",
         "",
@@ -126,12 +144,27 @@ def main(argv=None):
         "| DLRT drop vs flat | vanilla drop vs flat |",
         "|---|---|---|---|---|---|---|---|",
     ]
+
+    def fmt(x, sign=False, std=None):
+        if not np.isfinite(x):
+            return "diverged"
+        text = f"{x:+.2f}" if sign else f"{x:.2f}"
+        return text + (f" ± {std:.2f}" if std is not None and len(args.seeds) > 1 else "")
+
     for e in summary:
-        def fmt(x, sign=False):
-            return "diverged" if not np.isfinite(x) else (f"{x:+.2f}" if sign else f"{x:.2f}")
         lines.append(f"| {e['decay']:g} | {fmt(e['dlrt_epoch1'])} | {fmt(e['vanilla_epoch1'])} | "
-                     f"{fmt(e['dlrt_final'])} | {fmt(e['vanilla_final'])} | {fmt(e['gap_final'], True)} | "
+                     f"{fmt(e['dlrt_final'], std=e['dlrt_final_std'])} | "
+                     f"{fmt(e['vanilla_final'], std=e['vanilla_final_std'])} | {fmt(e['gap_final'], True)} | "
                      f"{fmt(e['dlrt_drop_vs_flat'], True)} | {fmt(e['vanilla_drop_vs_flat'], True)} |")
+    lines += ["", f"Per epoch, test accuracy (%) mean ± std over seeds {' '.join(map(str, args.seeds))} "
+              "(`init_robustness_per_epoch.csv`):", "",
+              "| decay | method | " + " | ".join(f"epoch {e + 1}" for e in range(args.epochs)) + " |",
+              "|---|---|" + "---|" * args.epochs]
+    for decay in args.decays:
+        for method in METHODS:
+            cells = [fmt(r["test_acc_mean"], std=r["test_acc_std"]) for r in epoch_rows
+                     if r["decay"] == decay and r["method"] == method]
+            lines.append(f"| {decay:g} | {LABELS[method]} | " + " | ".join(cells) + " |")
     if lenet:
         lines += ["", "Slides (LeNet5, DLRT / vanilla, %): " + "; ".join(
             f"decay {d:g}: {a:.2f} / {b:.2f}" for d, (a, b) in SLIDE_LENET5.items()) + "."]
@@ -143,23 +176,28 @@ def main(argv=None):
     axes = axes[0]
     for ax, decay in zip(axes, args.decays):
         for j, method in enumerate(METHODS):
-            for s in args.seeds:
-                acc = 100 * np.array(curves[(decay, method, s)])
-                ax.plot(np.arange(1, len(acc) + 1), acc, marker="o", ms=3, color=f"C{j}",
-                        label=LABELS[method] if s == args.seeds[0] else None)
-                if not np.isfinite(acc).any():
-                    ax.text(0.5, 0.55 - 0.1 * j, f"{LABELS[method]}: diverged (NaN loss)", color=f"C{j}",
-                            transform=ax.transAxes, ha="center", fontsize=8)
+            rows_m = [r for r in epoch_rows if r["decay"] == decay and r["method"] == method]
+            mean = np.array([r["test_acc_mean"] for r in rows_m])
+            if len(args.seeds) > 1:     # mean ± std over the seeds as error bars
+                ax.errorbar([r["epoch"] for r in rows_m], mean, yerr=[r["test_acc_std"] for r in rows_m],
+                            marker="o", ms=3, capsize=3, color=f"C{j}",
+                            label=f"{LABELS[method]}, mean ± std ({len(args.seeds)} seeds)")
+            else:
+                ax.plot([r["epoch"] for r in rows_m], mean, marker="o", ms=3, color=f"C{j}", label=LABELS[method])
+            if not np.isfinite(mean).any():
+                ax.text(0.5, 0.55 - 0.1 * j, f"{LABELS[method]}: diverged (NaN loss)", color=f"C{j}",
+                        transform=ax.transAxes, ha="center", fontsize=8)
         ax.set_title(f"decay {decay:g}: σ_j = {smax_text}·{decay:g}^(−j)" if decay != 1
                      else f"decay 1: σ_j = {smax_text} (flat)")
         if lenet and decay in SLIDE_LENET5:
-            for j, value in enumerate(SLIDE_LENET5[decay]):
-                ax.axhline(value, color=f"C{j}", ls="--", lw=0.8, label="slides" if j == 0 and decay == 1 else None)
+            for (j, value), method in zip(enumerate(SLIDE_LENET5[decay]), METHODS):
+                ax.axhline(value, color=f"C{j}", ls="--", lw=0.8,
+                           label=f"slides, {LABELS[method].split(' ')[0]}" if decay == args.decays[0] else None)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.set_xticks(range(1, args.epochs + 1))
     axes[0].set_ylabel("test accuracy (%)")
-    axes[0].legend(loc="lower right")
+    axes[0].legend(loc="lower right", fontsize=7)
     fig.suptitle(f"Initialisation robustness, {arch}, SGD lr {args.lr:g}, batch 256; data: "
                  f"{'embedded subset' if embedded else 'MNIST'}"
                  f"{f' (first {args.train_limit} images)' if args.train_limit else ''}", fontsize=9)

@@ -39,6 +39,27 @@ def test_lenet5_robustness_and_init_scale_quick(tmp_path):
     assert len(rows) == 2 and all(r["model"] == "lenet5" for r in rows)
 
 
+def test_lenet5_robustness_two_seeds_mean_and_std_per_epoch(tmp_path):
+    """With several seeds the per-epoch table is the mean and sample std of the per-run accuracies."""
+    written = _load("mnist_init_robustness").main(
+        ["--model", "lenet5", "--train-limit", "128", "--epochs", "2", "--seeds", "0", "1", "--decays", "10",
+         "--out", str(tmp_path), "--no-progress"])
+    assert all(Path(p).is_file() for p in written)
+    runs = _rows(tmp_path / "init_robustness.csv")
+    per_epoch = _rows(tmp_path / "init_robustness_per_epoch.csv")
+    assert len(per_epoch) == 2 * 2                         # 2 methods × 2 epochs
+    for row in per_epoch:
+        acc = 100 * np.array([float(r["test_acc"]) for r in runs
+                              if r["method"] == row["method"] and r["epoch"] == row["epoch"]])
+        assert len(acc) == 2
+        assert float(row["test_acc_mean"]) == pytest.approx(acc.mean(), abs=1e-9)
+        assert float(row["test_acc_std"]) == pytest.approx(acc.std(ddof=1), abs=1e-9)
+    summary = _rows(tmp_path / "init_robustness_summary.csv")[0]
+    final = [r for r in per_epoch if r["method"] == "dlrt" and int(r["epoch"]) == 2][0]
+    assert float(summary["dlrt_final_std"]) == pytest.approx(float(final["test_acc_std"]), abs=1e-9)
+    assert "±" in (tmp_path / "init_robustness.md").read_text()
+
+
 def test_fc_table_selection_protocol_quick(tmp_path):
     written = _load("mnist_table").main(["--quick", "--out", str(tmp_path), "--no-progress", "--select-lrs", "1e-3",
                                          "--select-init-scales", "1.0", "--select-lr-decays", "1.0"])

@@ -308,3 +308,144 @@ def test_study_scripts_quick(tmp_path, monkeypatch):
     for stem in ("init", "regularization", "pretraining", "interpolation"):
         assert (tmp_path / f"{stem}.png").stat().st_size > 0
         assert (tmp_path / f"{stem}_summary.md").read_text().count("|") > 10
+
+
+# ------------------------------------------------------------------------------- convolutions (LeNet5)
+def _conv_net(rank, init="spectral"):
+    """A tiny conv net: 3×3 conv (6×6×2 → 4×4×3, pool 2 → 2×2×3) of rank ``rank``, then FC 12 → 3."""
+    from dlra.nn import Conv2D, DenseLayer
+    conv = Conv2D((6, 6, 2), 3, 3, rank, pool=2, rng=3, **({"init": init} if rank else {}))
+    return MLP([conv, DenseLayer(12, 3, "identity", rng=4)], dtype=np.float64)
+
+
+def test_spectral_init_of_a_conv_layer_is_eckart_young_of_its_matrix():
+    from dlra.nn import Conv2D
+    # same seed: the low-rank layer's W₀ is the dense layer's filter matrix C_out × k·k·C_in
+    W = Conv2D((9, 9, 4), 10, 3, None, rng=7).weight()
+    assert W.shape == (10, 36)
+    P, sigma, Qh = np.linalg.svd(W, full_matrices=False)
+    for r in (1, 4, 10):
+        Y = Conv2D((9, 9, 4), 10, 3, r, rng=7, init="spectral").weight()
+        best = (P[:, :r] * sigma[:r]) @ Qh[:r]
+        assert np.linalg.norm(Y.to_dense() - best) <= 1e-13 * np.linalg.norm(W)
+        assert np.isclose(np.linalg.norm(W - Y.to_dense()), np.linalg.norm(sigma[r:]), rtol=1e-12, atol=1e-12)
+        U, V = spectral_init(W, r)
+        assert np.linalg.norm(U @ V.T - Y.to_dense()) <= 1e-13 * np.linalg.norm(W)
+    # the ablations act on the same matrix: SI directions with flat values keep ‖Σ_r‖_F
+    flat = Conv2D((9, 9, 4), 10, 3, 4, rng=7, init="flat_values").weight()
+    assert np.allclose(flat.singular_values(), np.linalg.norm(sigma[:4]) / 2, rtol=1e-12)
+    # effective rank of a LeNet5 is recorded per layer, conv layers from their matrices
+    from dlra.nn import LeNet5
+    net = LeNet5([4, 8, 16, None], rng=0, dtype=np.float64)
+    cols = spectrum_columns(net)
+    assert cols["erank_1"] == pytest.approx(effective_rank(net.layers[0].weight().singular_values()), rel=1e-12)
+    assert cols["rank1pct_2"] == 8 and 1 < cols["erank_2"] <= 8 and cols["erank_4"] <= 10
+
+
+def test_frobenius_decay_of_a_conv_layer_finite_differences():
+    rng = np.random.default_rng(11)
+    X, y, lam = rng.standard_normal((16, 72)), rng.integers(0, 3, 16), 0.3
+    # vanilla U Vᵀ: one SGD step of length 1 is −∇ of L + (λ/2)‖U Vᵀ‖²_F (+ the dense layer's term)
+    net = _conv_net(2, init="random")
+    trainer = Trainer(net, "vanilla", optimizer="sgd", lr=1.0, frobenius_decay=lam, progress=False)
+    items = net.parameters()
+    U, V = items[0].U.copy(), items[0].V.copy()
+    new = trainer.integrator.step(trainer._field(X, y), 0.0, items, 1.0)
+
+    def objective(U_, V_):
+        net.set_parameters([LowRank(U_, np.eye(2), V_), *items[1:]])
+        return net.loss(X, y) + 0.5 * lam * np.linalg.norm(U_ @ V_.T) ** 2
+
+    eps = 1e-6
+    for which, step in ((0, new[0].U - U), (1, new[0].V - V)):
+        D = rng.standard_normal(step.shape)
+        args = [(U + eps * D, V), (U - eps * D, V)] if which == 0 else [(U, V + eps * D), (U, V - eps * D)]
+        fd = (objective(*args[0]) - objective(*args[1])) / (2 * eps)
+        assert fd == pytest.approx(-np.sum(step * D), rel=1e-6)
+    # DLRT: the regularised field at the conv weight is −∇_W L − λW, checked against the dense conv net
+    net = _conv_net(2)
+    items = net.parameters()
+    G = regularized_field(net.vector_field(X, y), [0, 2], frobenius_decay=lam)(0.0, items)[0]
+    Gd = G @ np.eye(G.shape[1])
+    from dlra.nn.factorized import densify
+    dense = densify(net)
+    W = dense.layers[0].weight().copy()
+    pd = dense.parameters()
+
+    def penalised(W_):
+        dense.set_parameters([W_, *pd[1:]])
+        return dense.loss(X, y) + 0.5 * lam * np.sum(W_ ** 2)
+
+    D = rng.standard_normal(W.shape)
+    fd = (penalised(W + eps * D) - penalised(W - eps * D)) / (2 * eps)
+    assert fd == pytest.approx(-np.sum(Gd * D), rel=1e-6)
+
+
+def test_pretrain_then_factorise_lenet5_at_full_rank_reproduces_the_dense_net():
+    from dlra.nn import Conv2D, LeNet5
+    rng = np.random.default_rng(12)
+    shape = (16, 16, 1)   # conv 12×12 → pool 6×6 → conv 2×2 → pool 1×1×50 → FC 50 → 500 → 10
+    data = {"x_train": rng.random((64, 256)), "y_train": rng.integers(0, 10, 64)}
+    dense = LeNet5(None, rng=2, dtype=np.float64, image_shape=shape)
+    assert pretrain_dense(dense, data, 3, optimizer="sgd", lr=0.1, batch_size=32).step == 3
+    X = rng.random((10, 256))
+    full = factorize(dense, [20, 50, 50, None])
+    assert [type(layer).__name__ for layer in full.layers] == ["Conv2D", "Conv2D", "LowRankLayer", "DenseLayer"]
+    assert all(layer.lowrank for layer in full.layers[:3]) and full.layers[1].pool == 2
+    out = dense.forward(X)
+    assert np.max(np.abs(full.forward(X) - out)) <= 1e-12 * np.max(np.abs(out))
+    # an int rank is clipped to each layer's full rank; the truncation error is the Eckart–Young tail
+    low = factorize(dense, 32)
+    assert low.ranks() == [20, 32, 32] and isinstance(low.layers[0], Conv2D)
+    W2 = dense.layers[1].weight()
+    sv = np.linalg.svd(W2, compute_uv=False)
+    assert np.linalg.norm(W2 - low.layers[1].weight().to_dense()) == pytest.approx(np.linalg.norm(sv[32:]), rel=1e-12)
+
+
+def test_interpolation_endpoints_reproduce_two_lenet5_nets():
+    from dlra.nn import LeNet5
+    rng = np.random.default_rng(13)
+    shape = (16, 16, 1)
+    X, y = rng.random((40, 256)), rng.integers(0, 10, 40)
+    a = LeNet5([4, 8, 16, None], rng=0, dtype=np.float64, image_shape=shape)
+    b = factorize(LeNet5(None, rng=1, dtype=np.float64, image_shape=shape), [10, 20, 30, None])
+    rows = interpolate(a, b, [0.0, 0.5, 1.0], X, y)
+    for row, net in ((rows[0], a), (rows[2], b)):
+        loss, acc = net.evaluate(X, y)
+        assert row["loss"] == pytest.approx(loss, rel=1e-12) and row["accuracy"] == acc
+    # the midpoint is the net with the averaged weights W = U S Vᵀ and biases
+    mid = LeNet5(None, rng=5, dtype=np.float64, image_shape=shape)
+    mid.set_parameters([0.5 * (p.to_dense() if isinstance(p, LowRank) else p)
+                        + 0.5 * (q.to_dense() if isinstance(q, LowRank) else q)
+                        for p, q in zip(a.parameters(), b.parameters())])
+    assert rows[1]["loss"] == pytest.approx(mid.evaluate(X, y)[0], rel=1e-12)
+    c = LeNet5(None, rng=1, dtype=np.float64, image_shape=(16, 16, 1), activation="tanh")
+    with pytest.raises(ValueError, match="same layer sizes"):
+        interpolate(a, c, [0.5], X, y)
+
+
+def test_cli_and_study_script_on_lenet5(tmp_path, capsys, monkeypatch):
+    """``dlra train --model lenet5 --pretrain-steps`` factorises the pre-trained LeNet5; the study
+    scripts take ``--model lenet5`` (here the pre-training script in --quick mode)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from dlra.nn.cli import main
+    out = tmp_path / "run"
+    assert main(["--data-dir", "embedded", "--train-limit", "64", "--model", "lenet5", "--rank", "8", "--epochs", "1",
+                 "--method", "vanilla", "--pretrain-steps", "2", "--no-progress", "--no-plot", "--out", str(out)]) == 0
+    assert "factorised at ranks [8, 8, 8]" in capsys.readouterr().out
+    monkeypatch.delenv("DLRA_DATA_DIR", raising=False)
+    scripts = Path(__file__).resolve().parent.parent / "paper_figures"
+    monkeypatch.syspath_prepend(str(scripts))
+    spec = importlib.util.spec_from_file_location("_test_factorized_pretraining_lenet5",
+                                                  scripts / "factorized_pretraining.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    module.main(["--quick", "--model", "lenet5", "--out", str(tmp_path / "study"), "--no-progress", "--lrs", "0.003"])
+    table = (tmp_path / "study" / "pretraining_summary.md").read_text()
+    assert "rank 4/8/8" in table and table.count("|") > 10
+    runs = sorted(p.name for p in (tmp_path / "study" / "runs").iterdir())
+    assert any(name.startswith("vanilla_r4-8-8-d_") and "lenet5" in name and "valonly" in name for name in runs)

@@ -275,14 +275,19 @@ def _new_trainer(args, data, n_in, progress):
     else:
         ranks = [min(args.rank, sizes[k], sizes[k + 1]) for k in range(len(sizes) - 2)] + [None]
     if args.model == "lenet5":
-        if args.method == "svd" or args.pretrain_steps:
-            raise ValueError("--model lenet5 trains with dlrt, dense, vanilla or a core integrator "
-                             "(not --method svd or --pretrain-steps)")
+        if args.method == "svd":
+            raise ValueError("--model lenet5 trains with dlrt, dense, vanilla or a core integrator (not --method svd)")
         if n_in != 784:
             raise ValueError(f"--model lenet5 needs 28×28 images (784 features), the data have {n_in}")
-        net = LeNet5(ranks=None if ranks is None else args.rank, activation=args.activation,
+        pretrain = bool(args.pretrain_steps)
+        net = LeNet5(ranks=None if ranks is None or pretrain else args.rank, activation=args.activation,
                      dtype=args.dtype, rng=args.seed, init_scale=args.init_scale,
-                     **({"init": args.init} if ranks else {}))
+                     **({"init": args.init} if ranks and not pretrain else {}))
+        if pretrain:
+            pretrain_dense(net, data, args.pretrain_steps, optimizer=args.optimizer, lr=args.lr,
+                           batch_size=args.batch_size, seed=args.seed, progress=progress)
+            net = factorize(net, args.rank)
+            print(f"pre-trained dense for {args.pretrain_steps} steps, factorised at ranks {net.ranks()}")
     elif args.method == "svd":
         net = svd_mlp(sizes, activation=args.activation, dtype=args.dtype, rng=args.seed,
                       init_scale=args.init_scale)

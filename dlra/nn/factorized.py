@@ -37,6 +37,14 @@ layer per epoch by :class:`~dlra.nn.Trainer`, with the number of σᵢ > 1 % σ�
 
 **Pre-training** (:func:`pretrain_dense`, :func:`factorize`) and **interpolation** in weight space
 θ(α) = (1 − α) θ_A + α θ_B (:func:`interpolate`), as in the paper's Figures 2, 4, 5.
+
+**Convolutions** (:class:`~dlra.nn.conv.Conv2D`, e.g. in :func:`~dlra.nn.LeNet5`) are factorised as
+their matrix W ∈ R^{C_out × k·k·C_in} (Schotthöfer, Zangrando, Kusch, Ceruti & Tudisco, "Low-rank
+lottery tickets", NeurIPS 2022, §6), so everything above applies to that matrix unchanged: the
+initialisations start from the He initialisation with fan-in k·k·C_in, the regularisers act on the
+network's state (where a convolution's weight is that matrix), the effective rank is that of its
+singular values, and :func:`factorize`, :func:`densify` and :func:`interpolate` keep the kernel and
+the pooling.
 """
 from __future__ import annotations
 
@@ -327,46 +335,58 @@ def frobenius_decay_gradients(U, V, lam):
 
 
 # ---------------------------------------------------------------------------------- pre-training
+def _rebuild(layer, weight):
+    """A new layer like ``layer`` — same kind (fully connected or :class:`~dlra.nn.conv.Conv2D`), sizes,
+    activation, pooling and bias — holding ``weight``: an array makes it dense, a LowRank low-rank.
+    A convolution's weight is its matrix C_out × k·k·C_in."""
+    from .conv import Conv2D
+    from .layers import DenseLayer, LowRankLayer
+
+    lowrank = isinstance(weight, LowRank)
+    weight = weight.astype(np.float64) if lowrank else np.asarray(weight, np.float64)
+    if isinstance(layer, Conv2D):
+        return Conv2D(layer.in_shape, layer.out_channels, layer.kernel_size, weight.rank if lowrank else None,
+                      layer.activation, pool=layer.pool, weight=weight, b=layer.b)
+    if lowrank:
+        return LowRankLayer(layer.n_in, layer.n_out, weight.rank, layer.activation, weight=weight, b=layer.b)
+    return DenseLayer(layer.n_in, layer.n_out, layer.activation, W=weight, b=layer.b)
+
+
 def factorize(net, rank):
     """A copy of ``net`` whose dense hidden layers (all but the output layer) are replaced by
-    low-rank layers holding their truncated SVD of rank ``rank`` (an int, or one entry per layer with
-    None = keep dense): W ≈ Q_r Σ_r P_rᵀ, which the vanilla factorisation splits into the spectral
-    factors of :func:`spectral_init` and DLRT integrates as is. Biases are copied. At full rank the
-    new network computes the same function (to round-off)."""
-    from .layers import DenseLayer, LowRankLayer
+    low-rank layers holding their truncated SVD of rank ``rank``: W ≈ Q_r Σ_r P_rᵀ, which the vanilla
+    factorisation splits into the spectral factors of :func:`spectral_init` and DLRT integrates as
+    is. ``rank``: an int r (every hidden layer at rank min(r, its full rank)) or one entry per layer
+    (None = keep the layer as it is). Convolutions (:class:`~dlra.nn.conv.Conv2D`) are factorised as
+    their matrix C_out × k·k·C_in (Schotthöfer et al., NeurIPS 2022, §6). Biases are copied. At full
+    rank the new network computes the same function (to round-off)."""
     from .network import MLP
 
     n = len(net.layers)
-    ranks = [rank] * (n - 1) + [None] if rank is None or isinstance(rank, numbers.Integral) else list(rank)
+    if rank is None or isinstance(rank, numbers.Integral):
+        ranks = [None if rank is None else min(int(rank), *layer.weight_shape) for layer in net.layers[:-1]] + [None]
+    else:
+        ranks = list(rank)
     if len(ranks) != n:
         raise ValueError(f"rank must be an int or have one entry per layer ({n}), got {len(ranks)}")
     layers = []
     for layer, r in zip(net.layers, ranks):
         W = layer.weight()
         if r is None:
-            new = (DenseLayer(layer.n_in, layer.n_out, layer.activation, W=np.asarray(W, np.float64), b=layer.b)
-                   if not layer.lowrank else
-                   LowRankLayer(layer.n_in, layer.n_out, layer.rank, layer.activation, weight=W.astype(np.float64),
-                                b=layer.b))
-        else:
-            r = _check_rank(r, layer.n_out, layer.n_in)
-            Y = W.truncate(rank=r) if layer.lowrank else LowRank.from_dense(np.asarray(W, np.float64), rank=r)
-            new = LowRankLayer(layer.n_in, layer.n_out, r, layer.activation, weight=Y.astype(np.float64), b=layer.b)
-        layers.append(new)
+            layers.append(_rebuild(layer, W))
+            continue
+        r = _check_rank(r, *layer.weight_shape)
+        layers.append(_rebuild(layer, W.truncate(rank=r) if layer.lowrank
+                               else LowRank.from_dense(np.asarray(W, np.float64), rank=r)))
     return MLP(layers, loss=net.loss_fn, dtype=net.dtype)
 
 
 def densify(net):
     """A copy of ``net`` with every layer dense (W = U S Vᵀ formed), e.g. to interpolate in W."""
-    from .layers import DenseLayer
     from .network import MLP
 
-    layers = []
-    for layer in net.layers:
-        W = layer.weight()
-        W = W.to_dense() if isinstance(W, LowRank) else W
-        layers.append(DenseLayer(layer.n_in, layer.n_out, layer.activation, W=np.asarray(W, np.float64), b=layer.b))
-    return MLP(layers, loss=net.loss_fn, dtype=net.dtype)
+    return MLP([_rebuild(layer, layer.weight().to_dense() if layer.lowrank else layer.weight())
+                for layer in net.layers], loss=net.loss_fn, dtype=net.dtype)
 
 
 def pretrain_dense(net, data, steps, *, optimizer="adam", lr=None, batch_size=256, seed=0, progress=False):
@@ -404,16 +424,24 @@ def pretrain_dense(net, data, steps, *, optimizer="adam", lr=None, batch_size=25
 
 
 # ---------------------------------------------------------------------------------- interpolation
+def _signature(layer):
+    """What two layers must share to be interpolated: sizes, activation, weight shape, kernel, pooling."""
+    return (layer.n_in, layer.n_out, layer.activation, layer.weight_shape, getattr(layer, "in_shape", None),
+            getattr(layer, "kernel_size", None), getattr(layer, "pool", None))
+
+
 def interpolate(net_a, net_b, alphas, X, y, batch_size=4096):
     """Loss and accuracy along θ(α) = (1 − α) θ_A + α θ_B in weight space (W and b of every layer;
     low-rank layers through their product W = U S Vᵀ), as in Kamalakara et al. 2022, Figs. 2, 4, 5.
 
     Returns a list of ``{"alpha", "loss", "accuracy"}``. The two networks must have the same layer
-    sizes and activations (any mix of dense and low-rank layers, any ranks).
+    sizes and activations (any mix of dense and low-rank layers, any ranks; convolutions through their
+    matrices C_out × k·k·C_in, with the same kernel and pooling).
     """
     a, b = densify(net_a), densify(net_b)
-    if [(l.n_in, l.n_out, l.activation) for l in a.layers] != [(l.n_in, l.n_out, l.activation) for l in b.layers]:
-        raise ValueError("net_a and net_b must have the same layer sizes and activations")
+    if [_signature(layer) for layer in a.layers] != [_signature(layer) for layer in b.layers]:
+        raise ValueError("net_a and net_b must have the same layer sizes and activations (and the same "
+                         "convolutions)")
     alphas = np.asarray(alphas, dtype=float).ravel()
     if alphas.size == 0 or not np.all(np.isfinite(alphas)):
         raise ValueError("alphas must be a non-empty sequence of finite numbers")
