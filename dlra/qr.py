@@ -40,10 +40,14 @@ def max_condition(dtype):
 
 def use_cholesky(shape, dtype):
     """Whether :func:`dlra.linalg.orth_with_r` sends an m × k matrix to :func:`tall_skinny_qr`:
-    real dtype (complex Gram products were slower than Householder QR here), k ≥ 16 columns
-    (below, Householder QR is as fast) and m ≥ 2k rows (tall and skinny)."""
+    real dtype (complex Gram products were slower than Householder QR here), k ≥ 16 columns in
+    double and k ≥ 40 in single precision (below, Householder QR is as fast or faster: scipy's
+    float32 ``?geqrf`` took 0.7–0.9× the time of CholeskyQR2 at m = 500–784, k = 16–30, on the
+    AMD EPYC of BENCHMARKS.md; numpy's float64 QR is slower from k = 16 on) and m ≥ 2k rows (tall
+    and skinny)."""
     m, k = shape
-    return np.dtype(dtype).kind == "f" and k >= 16 and m >= 2 * k
+    dtype = np.dtype(dtype)
+    return dtype.kind == "f" and k >= (40 if dtype.itemsize == 4 else 16) and m >= 2 * k
 
 
 def householder_qr(A):
