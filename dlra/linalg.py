@@ -132,7 +132,7 @@ def _reorthogonalized(U0, Q, C):
     with timed("linalg"):
         P = Q - U0 @ C
         G = -(C.conj().T @ C)
-        G[np.diag_indices_from(G)] += 1
+        G.flat[::G.shape[0] + 1] += 1  # + I (np.diag_indices_from costs 14 µs, this 2.6 µs)
         potrf, trsm = lapack.get_lapack_funcs("potrf", (G,)), blas.get_blas_funcs("trsm", (G,))
         R, info = potrf(G, lower=False, clean=True, overwrite_a=True)
         if info != 0:
@@ -276,7 +276,7 @@ def orthonormality_drift(Q):
         return 0.0
     with timed("linalg"):
         G = Q.conj().T @ Q
-    G[np.diag_indices_from(G)] -= 1
+    G.flat[::G.shape[0] + 1] -= 1  # − I (np.diag_indices_from costs 14 µs, this 2.6 µs)
     return float(np.max(np.abs(G)))
 
 

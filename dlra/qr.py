@@ -51,11 +51,45 @@ def use_cholesky(shape, dtype):
 
 
 def householder_qr(A):
-    """Thin Householder QR (LAPACK ``?geqrf``/``?orgqr``; scipy in single precision, which numpy
-    would compute in double, numpy's LAPACK in double precision)."""
+    """Thin Householder QR (LAPACK ``?geqrf``/``?orgqr``; scipy's LAPACK in single precision, which
+    numpy would compute in double, numpy's LAPACK in double precision)."""
     if A.dtype in (np.dtype(np.float32), np.dtype(np.complex64)):
+        if A.ndim == 2 and A.shape[0] >= A.shape[1] > 0:
+            return _householder_single(A)
         return scipy.linalg.qr(A, mode="economic", check_finite=False)
     return np.linalg.qr(A, mode="reduced")
+
+
+#: (dtype, shape) → (?geqrf, ?orgqr / ?ungqr, their workspace sizes), queried once per shape
+_GEQRF = {}
+
+
+def _householder_single(A):
+    """``?geqrf`` + ``?orgqr`` (``?ungqr``) called directly for a tall single-precision A: the
+    routines of ``scipy.linalg.qr(A, mode="economic")``, without its two workspace queries and
+    argument checks per call (as much time as the factorisation for the m × 10–30 bases of DLRT
+    at small ranks)."""
+    key = (A.dtype.char, A.shape)
+    entry = _GEQRF.get(key)
+    if entry is None:
+        geqrf, orgqr = lapack.get_lapack_funcs(("geqrf", "ungqr" if A.dtype.kind == "c" else "orgqr"), (A,))
+        qr, tau, work, info = geqrf(A, lwork=-1)
+        lwork_qr = int(np.real(work[0]) * (1 + 1e-6)) + 1
+        _, work, info2 = orgqr(A, tau, lwork=-1)
+        if info != 0 or info2 != 0:
+            raise ValueError(f"?geqrf/?orgqr workspace query failed (info = {info}, {info2})")
+        entry = (geqrf, orgqr, lwork_qr, int(np.real(work[0]) * (1 + 1e-6)) + 1)
+        if len(_GEQRF) < 1024:
+            _GEQRF[key] = entry
+    geqrf, orgqr, lwork_qr, lwork_q = entry
+    qr, tau, _, info = geqrf(A, lwork=lwork_qr, overwrite_a=0)
+    if info != 0:
+        raise ValueError(f"illegal value in argument {-info} of ?geqrf")
+    R = np.triu(qr[:A.shape[1]])
+    Q, _, info = orgqr(qr, tau, lwork=lwork_q, overwrite_a=1)
+    if info != 0:
+        raise ValueError(f"illegal value in argument {-info} of ?orgqr")
+    return Q, R
 
 
 def _cholesky_pass(A, G, scale):
