@@ -20,7 +20,7 @@ __all__ = ["orth", "orth_with_r", "augmented_basis", "truncated_svd", "Truncated
            "orthonormality_drift", "orthonormality_tolerance"]
 
 
-def orth_with_r(A, rows=None):
+def orth_with_r(A, rows=None, with_r=True):
     """Thin QR ``A = Q R`` with Q m×k orthonormal (k = number of columns).
 
     Uses LAPACK's Householder QR without pivoting, which is what the augmented bases need: the
@@ -35,6 +35,7 @@ def orth_with_r(A, rows=None):
     when it is smaller than m (a remainder projected against r orthonormal columns lives in
     m − r dimensions): the tall-skinny test uses it, since a remainder with k ≈ m − r columns is
     as ill-conditioned as a square matrix and CholeskyQR2 would only be tried to be rejected.
+    ``with_r=False``: R may come back as None (callers that need Q only).
     """
     A = np.asarray(A)
     if A.shape[1] == 0:
@@ -44,7 +45,7 @@ def orth_with_r(A, rows=None):
         if use_cholesky(shape, A.dtype):  # tall-skinny: CholeskyQR2, Householder when ill-conditioned
             Q, R = tall_skinny_qr(A)
         else:
-            Q, R = householder_qr(A)
+            Q, R = householder_qr(A, with_r=with_r)
     return Q, R
 
 
@@ -78,7 +79,7 @@ def augmented_basis(U0, K):
     with timed("linalg"):
         W = K - U0 @ (U0.conj().T @ K)
         W -= U0 @ (U0.conj().T @ W)
-    Q = orth_with_r(W, rows=m - r)[0]
+    Q = orth_with_r(W, rows=m - r, with_r=False)[0]
     eps = np.finfo(Q.dtype).eps
     tol = 10 * eps * np.sqrt(m)
     with timed("linalg"):
@@ -115,7 +116,7 @@ def augmented_basis(U0, K):
         elif size ** 2 <= eps:
             Q = P
             break
-        Q = orth_with_r(P)[0]
+        Q = orth_with_r(P, with_r=False)[0]
     return _with_prefix(U0, Q)
 
 
@@ -160,7 +161,7 @@ def orth(*blocks):
     the parallel BUG keeps U0 as the leading columns of its augmented basis.
     """
     A = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
-    return orth_with_r(A)[0]
+    return orth_with_r(A, with_r=False)[0]
 
 
 def times_core(A, S):

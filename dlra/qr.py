@@ -50,12 +50,13 @@ def use_cholesky(shape, dtype):
     return dtype.kind == "f" and k >= (40 if dtype.itemsize == 4 else 16) and m >= 2 * k
 
 
-def householder_qr(A):
+def householder_qr(A, with_r=True):
     """Thin Householder QR (LAPACK ``?geqrf``/``?orgqr``; scipy's LAPACK in single precision, which
-    numpy would compute in double, numpy's LAPACK in double precision)."""
+    numpy would compute in double, numpy's LAPACK in double precision). ``with_r=False`` may return
+    None for R when only Q is wanted (saves forming the triangle)."""
     if A.dtype in (np.dtype(np.float32), np.dtype(np.complex64)):
         if A.ndim == 2 and A.shape[0] >= A.shape[1] > 0:
-            return _householder_single(A)
+            return _householder_single(A, with_r)
         return scipy.linalg.qr(A, mode="economic", check_finite=False)
     return np.linalg.qr(A, mode="reduced")
 
@@ -64,7 +65,7 @@ def householder_qr(A):
 _GEQRF = {}
 
 
-def _householder_single(A):
+def _householder_single(A, with_r=True):
     """``?geqrf`` + ``?orgqr`` (``?ungqr``) called directly for a tall single-precision A: the
     routines of ``scipy.linalg.qr(A, mode="economic")``, without its two workspace queries and
     argument checks per call (as much time as the factorisation for the m × 10–30 bases of DLRT
@@ -85,7 +86,7 @@ def _householder_single(A):
     qr, tau, _, info = geqrf(A, lwork=lwork_qr, overwrite_a=0)
     if info != 0:
         raise ValueError(f"illegal value in argument {-info} of ?geqrf")
-    R = np.triu(qr[:A.shape[1]])
+    R = np.triu(qr[:A.shape[1]]) if with_r else None
     Q, _, info = orgqr(qr, tau, lwork=lwork_q, overwrite_a=1)
     if info != 0:
         raise ValueError(f"illegal value in argument {-info} of ?orgqr")
