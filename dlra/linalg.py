@@ -52,7 +52,7 @@ def orth_with_r(A, rows=None, with_r=True):
 _SINGLE = (np.dtype(np.float32), np.dtype(np.complex64))
 
 
-def augmented_basis(U0, K):
+def augmented_basis(U0, K, K0=None):
     """Orthonormal ``[U0, Q]`` spanning the columns of ``[U0, K]``, with U0 (orthonormal) kept as is.
 
     Q is an orthonormal basis of the part of K orthogonal to U0, found by projecting twice
@@ -69,6 +69,12 @@ def augmented_basis(U0, K):
     an O(k³) factorisation and one triangular solve instead of a second QR of an m × k matrix.
     For ‖C‖ ≤ 1/2 this restores ‖U0ᴴQ‖ = O(u) and QᴴQ = I + O(u) (‖R⁻¹‖ ≤ 2/√3).
 
+    ``K0``: a matrix in range U0 with K = K0 + increment — the start K(t0) = U0 S0 of the K-step.
+    Then the increment K − K0, which carries every new direction, is projected **once**: its
+    remainder is orthogonal to U0 to u‖K − K0‖ instead of u‖K‖, as good as the second projection
+    of K (which cannot remove the u‖K‖ error that the first one left in the other directions
+    either), and the Cholesky step above restores the orthogonality of Q when κ(W) amplifies it.
+
     The result's leading columns are U0 (recorded in :mod:`dlra.lineage`, which optimisers use to
     rotate their state without products with m rows).
     """
@@ -77,8 +83,12 @@ def augmented_basis(U0, K):
     if r + k > m:
         return _with_prefix(U0, orth(U0, K)[:, r:])
     with timed("linalg"):
-        W = K - U0 @ (U0.conj().T @ K)
-        W -= U0 @ (U0.conj().T @ W)
+        if K0 is None:
+            W = K - U0 @ (U0.conj().T @ K)
+            W -= U0 @ (U0.conj().T @ W)
+        else:
+            D = K - K0
+            W = D - U0 @ (U0.conj().T @ D)
     Q = orth_with_r(W, rows=m - r, with_r=False)[0]
     eps = np.finfo(Q.dtype).eps
     tol = 10 * eps * np.sqrt(m)

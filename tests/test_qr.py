@@ -243,3 +243,33 @@ def test_direct_lapack_qr_equals_scipy(dtype):
         np.testing.assert_array_equal(A, A0)
         np.testing.assert_array_equal(Q, Qs)
         np.testing.assert_array_equal(R, Rs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_augmented_basis_projects_the_increment(dtype):
+    """K = K0 + Δ with K0 = U0 S0 (the K-step's start) 10⁵ times larger than Δ: projecting the
+    increment K − K0 once gives [U0, Q] orthonormal to O(u) and Q equal (up to signs) to the QR of
+    the exact remainder (I − U0U0ᴴ)(K − K0) to u·κ, while projecting K itself loses u‖K‖/σ_min."""
+    from dlra.linalg import augmented_basis
+    rng = np.random.default_rng(3)
+    m, r = 120, 40
+    U0 = np.linalg.qr(rng.standard_normal((m, r)))[0].astype(dtype)
+    K0 = U0 @ np.diag(np.geomspace(100, 1, r)).astype(dtype)
+    K = K0 + (1e-3 * rng.standard_normal((m, r))).astype(dtype)
+    u = np.finfo(dtype).eps
+    D = K.astype(np.float64) - K0.astype(np.float64)  # the increment the rounded K carries
+    U64 = U0.astype(np.float64)
+    W = D - U64 @ (U64.T @ D)
+    Qref = np.linalg.qr(W)[0]
+    sv = np.linalg.svd(W, compute_uv=False)
+    kappa = sv[0] / sv[-1]
+
+    def error(Qhat):
+        Q = Qhat[:, r:].astype(np.float64)
+        return np.abs(Q - Qref * np.sign(np.sum(Q * Qref, axis=0))).max()
+
+    Qhat = augmented_basis(U0, K, K0=K0)
+    assert np.array_equal(Qhat[:, :r], U0)
+    assert np.abs(Qhat.astype(np.float64).T @ Qhat - np.eye(2 * r)).max() <= 20 * np.sqrt(2 * r) * u
+    assert error(Qhat) <= 50 * u * kappa
+    assert error(augmented_basis(U0, K)) > 100 * error(Qhat)  # what projecting K itself loses
