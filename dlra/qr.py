@@ -40,14 +40,19 @@ def max_condition(dtype):
 
 def use_cholesky(shape, dtype):
     """Whether :func:`dlra.linalg.orth_with_r` sends an m × k matrix to :func:`tall_skinny_qr`:
-    real dtype (complex Gram products were slower than Householder QR here), k ≥ 16 columns in
-    double and k ≥ 40 in single precision (below, Householder QR is as fast or faster: scipy's
-    float32 ``?geqrf`` took 0.7–0.9× the time of CholeskyQR2 at m = 500–784, k = 16–30, on the
-    AMD EPYC of BENCHMARKS.md; numpy's float64 QR is slower from k = 16 on) and m ≥ 2k rows (tall
-    and skinny)."""
+    real dtype (complex Gram products were slower than Householder QR here); in double precision
+    k ≥ 16 columns and m ≥ 2k rows; in single precision k ≥ 40 and m ≥ 4k. Measured side by side
+    on the AMD EPYC of BENCHMARKS.md (scipy's ``?geqrf``/``?orgqr`` called directly in single
+    precision, numpy's QR in double): float32 CholeskyQR2 took 1.4–1.6× the Householder time at
+    k = 20–30, 0.6–0.9× for k = 40–160 with m ≥ 5k, 1.2–1.6× at m ≤ 3k; float64 CholeskyQR2 wins
+    from k = 16, m ≥ 2k."""
     m, k = shape
     dtype = np.dtype(dtype)
-    return dtype.kind == "f" and k >= (40 if dtype.itemsize == 4 else 16) and m >= 2 * k
+    if dtype.kind != "f":
+        return False
+    if dtype.itemsize == 4:
+        return k >= 40 and m >= 4 * k
+    return k >= 16 and m >= 2 * k
 
 
 def householder_qr(A, with_r=True):

@@ -70,6 +70,7 @@ def test_dispatch_and_bad_input():
     assert use_cholesky((500, 40), np.float32) and use_cholesky((80, 40), np.float64)
     assert not use_cholesky((500, 8), np.float32)  # few columns: Householder
     assert not use_cholesky((500, 30), np.float32) and use_cholesky((500, 16), np.float64)  # float32 from k = 40
+    assert not use_cholesky((500, 150), np.float32) and use_cholesky((300, 150), np.float64)  # float32: m ≥ 4k
     assert not use_cholesky((60, 40), np.float64)  # not tall
     assert not use_cholesky((500, 40), np.complex128)
     with pytest.raises(ValueError, match="A must be"):
