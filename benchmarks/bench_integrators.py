@@ -278,7 +278,7 @@ def profile(args):
 
 
 def main(args):
-    from tqdm import tqdm
+    from dlra.progress import progress_bar
 
     malloc = "untouched (--no-malloc-tuning)" if args.no_malloc_tuning else tune_malloc()
     if args.profile:
@@ -288,7 +288,7 @@ def main(args):
     n_work = sum(args.repeat * sum(1 for m in methods if m != "full" or n <= args.full_max_n)
                  for n in args.sizes for _ in args.substeps)
     rows = []
-    with tqdm(total=n_work, desc="integrator steps", unit="step") as progress:
+    with progress_bar(total=n_work, desc="integrator steps", unit="step") as progress:
         for sub in args.substeps:
             for n in args.sizes:
                 progress.set_postfix(n=n, substep=sub)

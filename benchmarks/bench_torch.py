@@ -73,7 +73,7 @@ def parse_args(argv=None):
     p.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)),
                    help="folder for training_torch.csv (default: benchmarks/)")
     p.add_argument("--no-files", action="store_true", help="print only")
-    p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (drawn only on a terminal anyway)")
     return p.parse_args(argv)
 
 
@@ -280,15 +280,13 @@ def run(args):
               Timed(f"numba DLRT, {tau_label}", lowrank_cfgs[tau_label].predict_fn, "prediction"),
               Timed("torch dense", lambda: t_predict(tX), "prediction")]
 
-    bar = None
-    if not args.no_progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(items) * (repeat + 2), desc="torch vs numba", unit="call", file=sys.stderr)
+    from dlra.progress import progress_bar
+    bar = progress_bar(total=len(items) * (repeat + 2), desc="torch vs numba", unit="call",
+                       enabled=not args.no_progress)
     for it in items:  # warm-up: numba compilation, torch's first-call allocations
         for _ in range(2):
             it.fn()
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
     load0 = os.getloadavg()
     for rnd in range(repeat):
         for j in range(len(items)):
@@ -297,11 +295,9 @@ def run(args):
             it.fn()
             it.times.append(time.perf_counter() - start)
             it.cpu.append(time.process_time() - cpu0)
-            if bar is not None:
-                bar.update(1)
+            bar.update(1)
     load1 = os.getloadavg()
-    if bar is not None:
-        bar.close()
+    bar.close()
     info["load average (1, 5, 15 min) at start of the timed rounds"] = "%.2f, %.2f, %.2f" % load0
     info["load average (1, 5, 15 min) at end"] = "%.2f, %.2f, %.2f" % load1
     return items, settings, repeat, info, nthreads

@@ -20,7 +20,7 @@ __all__ = ["orth", "orth_with_r", "augmented_basis", "truncated_svd", "Truncated
            "orthonormality_drift", "orthonormality_tolerance"]
 
 
-def orth_with_r(A, rows=None):
+def orth_with_r(A, rows=None, with_r=True):
     """Thin QR ``A = Q R`` with Q m×k orthonormal (k = number of columns).
 
     Uses LAPACK's Householder QR without pivoting, which is what the augmented bases need: the
@@ -35,6 +35,7 @@ def orth_with_r(A, rows=None):
     when it is smaller than m (a remainder projected against r orthonormal columns lives in
     m − r dimensions): the tall-skinny test uses it, since a remainder with k ≈ m − r columns is
     as ill-conditioned as a square matrix and CholeskyQR2 would only be tried to be rejected.
+    ``with_r=False``: R may come back as None (callers that need Q only).
     """
     A = np.asarray(A)
     if A.shape[1] == 0:
@@ -44,14 +45,14 @@ def orth_with_r(A, rows=None):
         if use_cholesky(shape, A.dtype):  # tall-skinny: CholeskyQR2, Householder when ill-conditioned
             Q, R = tall_skinny_qr(A)
         else:
-            Q, R = householder_qr(A)
+            Q, R = householder_qr(A, with_r=with_r)
     return Q, R
 
 
 _SINGLE = (np.dtype(np.float32), np.dtype(np.complex64))
 
 
-def augmented_basis(U0, K):
+def augmented_basis(U0, K, K0=None):
     """Orthonormal ``[U0, Q]`` spanning the columns of ``[U0, K]``, with U0 (orthonormal) kept as is.
 
     Q is an orthonormal basis of the part of K orthogonal to U0, found by projecting twice
@@ -68,6 +69,12 @@ def augmented_basis(U0, K):
     an O(k³) factorisation and one triangular solve instead of a second QR of an m × k matrix.
     For ‖C‖ ≤ 1/2 this restores ‖U0ᴴQ‖ = O(u) and QᴴQ = I + O(u) (‖R⁻¹‖ ≤ 2/√3).
 
+    ``K0``: a matrix in range U0 with K = K0 + increment — the start K(t0) = U0 S0 of the K-step.
+    Then the increment K − K0, which carries every new direction, is projected **once**: its
+    remainder is orthogonal to U0 to u‖K − K0‖ instead of u‖K‖, as good as the second projection
+    of K (which cannot remove the u‖K‖ error that the first one left in the other directions
+    either), and the Cholesky step above restores the orthogonality of Q when κ(W) amplifies it.
+
     The result's leading columns are U0 (recorded in :mod:`dlra.lineage`, which optimisers use to
     rotate their state without products with m rows).
     """
@@ -76,9 +83,13 @@ def augmented_basis(U0, K):
     if r + k > m:
         return _with_prefix(U0, orth(U0, K)[:, r:])
     with timed("linalg"):
-        W = K - U0 @ (U0.conj().T @ K)
-        W -= U0 @ (U0.conj().T @ W)
-    Q = orth_with_r(W, rows=m - r)[0]
+        if K0 is None:
+            W = K - U0 @ (U0.conj().T @ K)
+            W -= U0 @ (U0.conj().T @ W)
+        else:
+            D = K - K0
+            W = D - U0 @ (U0.conj().T @ D)
+    Q = orth_with_r(W, rows=m - r, with_r=False)[0]
     eps = np.finfo(Q.dtype).eps
     tol = 10 * eps * np.sqrt(m)
     with timed("linalg"):
@@ -115,7 +126,7 @@ def augmented_basis(U0, K):
         elif size ** 2 <= eps:
             Q = P
             break
-        Q = orth_with_r(P)[0]
+        Q = orth_with_r(P, with_r=False)[0]
     return _with_prefix(U0, Q)
 
 
@@ -132,7 +143,7 @@ def _reorthogonalized(U0, Q, C):
     with timed("linalg"):
         P = Q - U0 @ C
         G = -(C.conj().T @ C)
-        G[np.diag_indices_from(G)] += 1
+        G.flat[::G.shape[0] + 1] += 1  # + I (np.diag_indices_from costs 14 µs, this 2.6 µs)
         potrf, trsm = lapack.get_lapack_funcs("potrf", (G,)), blas.get_blas_funcs("trsm", (G,))
         R, info = potrf(G, lower=False, clean=True, overwrite_a=True)
         if info != 0:
@@ -160,7 +171,7 @@ def orth(*blocks):
     the parallel BUG keeps U0 as the leading columns of its augmented basis.
     """
     A = blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
-    return orth_with_r(A)[0]
+    return orth_with_r(A, with_r=False)[0]
 
 
 def times_core(A, S):
@@ -276,7 +287,7 @@ def orthonormality_drift(Q):
         return 0.0
     with timed("linalg"):
         G = Q.conj().T @ Q
-    G[np.diag_indices_from(G)] -= 1
+    G.flat[::G.shape[0] + 1] -= 1  # − I (np.diag_indices_from costs 14 µs, this 2.6 µs)
     return float(np.max(np.abs(G)))
 
 

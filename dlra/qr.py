@@ -40,18 +40,62 @@ def max_condition(dtype):
 
 def use_cholesky(shape, dtype):
     """Whether :func:`dlra.linalg.orth_with_r` sends an m × k matrix to :func:`tall_skinny_qr`:
-    real dtype (complex Gram products were slower than Householder QR here), k ≥ 16 columns
-    (below, Householder QR is as fast) and m ≥ 2k rows (tall and skinny)."""
+    real dtype (complex Gram products were slower than Householder QR here); in double precision
+    k ≥ 16 columns and m ≥ 2k rows; in single precision k ≥ 40 and m ≥ 4k. Measured side by side
+    on the AMD EPYC of BENCHMARKS.md (scipy's ``?geqrf``/``?orgqr`` called directly in single
+    precision, numpy's QR in double): float32 CholeskyQR2 took 1.4–1.6× the Householder time at
+    k = 20–30, 0.6–0.9× for k = 40–160 with m ≥ 5k, 1.2–1.6× at m ≤ 3k; float64 CholeskyQR2 wins
+    from k = 16, m ≥ 2k."""
     m, k = shape
-    return np.dtype(dtype).kind == "f" and k >= 16 and m >= 2 * k
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        return False
+    if dtype.itemsize == 4:
+        return k >= 40 and m >= 4 * k
+    return k >= 16 and m >= 2 * k
 
 
-def householder_qr(A):
-    """Thin Householder QR (LAPACK ``?geqrf``/``?orgqr``; scipy in single precision, which numpy
-    would compute in double, numpy's LAPACK in double precision)."""
+def householder_qr(A, with_r=True):
+    """Thin Householder QR (LAPACK ``?geqrf``/``?orgqr``; scipy's LAPACK in single precision, which
+    numpy would compute in double, numpy's LAPACK in double precision). ``with_r=False`` may return
+    None for R when only Q is wanted (saves forming the triangle)."""
     if A.dtype in (np.dtype(np.float32), np.dtype(np.complex64)):
+        if A.ndim == 2 and A.shape[0] >= A.shape[1] > 0:
+            return _householder_single(A, with_r)
         return scipy.linalg.qr(A, mode="economic", check_finite=False)
     return np.linalg.qr(A, mode="reduced")
+
+
+#: (dtype, shape) → (?geqrf, ?orgqr / ?ungqr, their workspace sizes), queried once per shape
+_GEQRF = {}
+
+
+def _householder_single(A, with_r=True):
+    """``?geqrf`` + ``?orgqr`` (``?ungqr``) called directly for a tall single-precision A: the
+    routines of ``scipy.linalg.qr(A, mode="economic")``, without its two workspace queries and
+    argument checks per call (as much time as the factorisation for the m × 10–30 bases of DLRT
+    at small ranks)."""
+    key = (A.dtype.char, A.shape)
+    entry = _GEQRF.get(key)
+    if entry is None:
+        geqrf, orgqr = lapack.get_lapack_funcs(("geqrf", "ungqr" if A.dtype.kind == "c" else "orgqr"), (A,))
+        qr, tau, work, info = geqrf(A, lwork=-1)
+        lwork_qr = int(np.real(work[0]) * (1 + 1e-6)) + 1
+        _, work, info2 = orgqr(A, tau, lwork=-1)
+        if info != 0 or info2 != 0:
+            raise ValueError(f"?geqrf/?orgqr workspace query failed (info = {info}, {info2})")
+        entry = (geqrf, orgqr, lwork_qr, int(np.real(work[0]) * (1 + 1e-6)) + 1)
+        if len(_GEQRF) < 1024:
+            _GEQRF[key] = entry
+    geqrf, orgqr, lwork_qr, lwork_q = entry
+    qr, tau, _, info = geqrf(A, lwork=lwork_qr, overwrite_a=0)
+    if info != 0:
+        raise ValueError(f"illegal value in argument {-info} of ?geqrf")
+    R = np.triu(qr[:A.shape[1]]) if with_r else None
+    Q, _, info = orgqr(qr, tau, lwork=lwork_q, overwrite_a=1)
+    if info != 0:
+        raise ValueError(f"illegal value in argument {-info} of ?orgqr")
+    return Q, R
 
 
 def _cholesky_pass(A, G, scale):

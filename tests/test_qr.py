@@ -69,6 +69,8 @@ def test_rank_deficient_and_zero_columns_fall_back():
 def test_dispatch_and_bad_input():
     assert use_cholesky((500, 40), np.float32) and use_cholesky((80, 40), np.float64)
     assert not use_cholesky((500, 8), np.float32)  # few columns: Householder
+    assert not use_cholesky((500, 30), np.float32) and use_cholesky((500, 16), np.float64)  # float32 from k = 40
+    assert not use_cholesky((500, 150), np.float32) and use_cholesky((300, 150), np.float64)  # float32: m ≥ 4k
     assert not use_cholesky((60, 40), np.float64)  # not tall
     assert not use_cholesky((500, 40), np.complex128)
     with pytest.raises(ValueError, match="A must be"):
@@ -224,3 +226,51 @@ def test_times_core_equals_the_product(dtype, r):
         assert times_core(A, core).dtype == (A @ core).dtype
     S[1, 2] = 0.5
     assert np.array_equal(times_core(A, S), A @ S)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.complex64])
+def test_direct_lapack_qr_equals_scipy(dtype):
+    """Single-precision Householder QR calls ?geqrf/?orgqr directly with workspace sizes kept per
+    shape: the same Q and R as scipy.linalg.qr(mode="economic"), bit for bit, input untouched
+    (tall, square, repeated shape, and a wide matrix through scipy)."""
+    import scipy.linalg
+    rng = np.random.default_rng(2)
+    for shape in ((50, 7), (9, 9), (50, 7), (4, 6)):
+        A = rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if np.dtype(dtype).kind == "c" else 0)
+        A = A.astype(dtype)
+        A0 = A.copy()
+        Q, R = householder_qr(A)
+        Qs, Rs = scipy.linalg.qr(A, mode="economic")
+        np.testing.assert_array_equal(A, A0)
+        np.testing.assert_array_equal(Q, Qs)
+        np.testing.assert_array_equal(R, Rs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_augmented_basis_projects_the_increment(dtype):
+    """K = K0 + Δ with K0 = U0 S0 (the K-step's start) 10⁵ times larger than Δ: projecting the
+    increment K − K0 once gives [U0, Q] orthonormal to O(u) and Q equal (up to signs) to the QR of
+    the exact remainder (I − U0U0ᴴ)(K − K0) to u·κ, while projecting K itself loses u‖K‖/σ_min."""
+    from dlra.linalg import augmented_basis
+    rng = np.random.default_rng(3)
+    m, r = 120, 40
+    U0 = np.linalg.qr(rng.standard_normal((m, r)))[0].astype(dtype)
+    K0 = U0 @ np.diag(np.geomspace(100, 1, r)).astype(dtype)
+    K = K0 + (1e-3 * rng.standard_normal((m, r))).astype(dtype)
+    u = np.finfo(dtype).eps
+    D = K.astype(np.float64) - K0.astype(np.float64)  # the increment the rounded K carries
+    U64 = U0.astype(np.float64)
+    W = D - U64 @ (U64.T @ D)
+    Qref = np.linalg.qr(W)[0]
+    sv = np.linalg.svd(W, compute_uv=False)
+    kappa = sv[0] / sv[-1]
+
+    def error(Qhat):
+        Q = Qhat[:, r:].astype(np.float64)
+        return np.abs(Q - Qref * np.sign(np.sum(Q * Qref, axis=0))).max()
+
+    Qhat = augmented_basis(U0, K, K0=K0)
+    assert np.array_equal(Qhat[:, :r], U0)
+    assert np.abs(Qhat.astype(np.float64).T @ Qhat - np.eye(2 * r)).max() <= 20 * np.sqrt(2 * r) * u
+    assert error(Qhat) <= 50 * u * kappa
+    assert error(augmented_basis(U0, K)) > 100 * error(Qhat)  # what projecting K itself loses

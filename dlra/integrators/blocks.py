@@ -149,8 +149,9 @@ def augmented_galerkin(substep, field, items, t0, h, keys=("K", "L", "S")):
     F0 = field(t0, items)
     K1, L1, FV0, FhU0 = kl_steps(substep, field, items, lr, t0, t1, F0, keys=keys[:2])
     U0, S0, V0 = factors(items, lr)
-    Uhat = [augmented_basis(u0, K) for K, u0 in zip(K1, U0)]
-    Vhat = [augmented_basis(v0, L) for L, v0 in zip(L1, V0)]
+    # K(t0) = U0 S0 and L(t0) = V0 S0ᴴ are in range U0, range V0: only the increments are projected
+    Uhat = [augmented_basis(u0, K, K0=times_core(u0, s0)) for K, u0, s0 in zip(K1, U0, S0)]
+    Vhat = [augmented_basis(v0, L, K0=times_core(v0, s0.conj().T)) for L, v0, s0 in zip(L1, V0, S0)]
     starts = [augmented_start(U0[j], S0[j], V0[j], Uhat[j], Vhat[j], F0[k], FV0[j], FhU0[j])
               for j, k in enumerate(lr)]
     S1, dense = galerkin_step(substep, field, items, Uhat, Vhat, [s for s, _ in starts], t0, t1,

@@ -40,13 +40,18 @@ def _rotation(old, new):
     return rotation(old, new)
 
 
+def _squared(R):
+    """|R|² elementwise (R·R for real R: the same values as np.abs(R) ** 2 without the abs pass)."""
+    return R * R if R.dtype.kind == "f" else np.abs(R) ** 2
+
+
 def _rotate(state, rot_left, rot_right, square=False):
     out = state
     if rot_left is not None:
-        R = np.abs(rot_left) ** 2 if square else rot_left
+        R = _squared(rot_left) if square else rot_left
         out = R @ out
     if rot_right is not None:
-        R = np.abs(rot_right) ** 2 if square else rot_right
+        R = _squared(rot_right) if square else rot_right
         out = out @ (R.T if square else rot_right.conj().T)
     return out
 
