@@ -7,7 +7,7 @@ Inits (``dlra.nn.INITS``, all with the Frobenius norm of the spectral init): spe
 directions, equal values), random_directions (Haar directions, SI values). Protocol in
 ``_factorized_common.py``; the learning rate per method is chosen on the validation split.
 
-    python paper_figures/factorized_init.py [--data-dir DIR] [--seeds 0 1 2] [--quick] [--out results/factorized]
+    python paper_figures/factorized_init.py [--model {mlp,lenet5}] [--data-dir DIR] [--seeds 0 1 2] [--quick] [--out DIR]
 
 Writes ``<out>/lr_selection.csv``, ``<out>/init.csv`` (per run and epoch), ``<out>/init_summary.csv``
 and ``.md``, ``<out>/init.{png,pdf}``.

@@ -7,7 +7,7 @@ Uses the final checkpoints of ``factorized_pretraining.py`` (seeds 0 and 1; run 
 reused). Loss and accuracy on the validation split and on the first 10,000 training images; the
 barrier is max over α ∈ [0, 1] of L(θ(α)) − [(1 − α) L(θ_A) + α L(θ_B)].
 
-    python paper_figures/factorized_interpolation.py [--data-dir DIR] [--pretrain-epochs 1] [--quick]
+    python paper_figures/factorized_interpolation.py [--model {mlp,lenet5}] [--data-dir DIR] [--pretrain-epochs 1] [--quick]
 
 Writes ``<out>/interpolation.csv``, ``<out>/interpolation_summary.csv`` and ``.md`` and
 ``<out>/interpolation.{png,pdf}``.

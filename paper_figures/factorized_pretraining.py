@@ -5,7 +5,7 @@ language models but not consistently vision models). Dense training for all E ep
 reference. Protocol in ``_factorized_common.py``; learning rates as chosen by ``factorized_init.py``
 (the dense phase uses the method's learning rate).
 
-    python paper_figures/factorized_pretraining.py [--data-dir DIR] [--pretrain-epochs 1] [--quick]
+    python paper_figures/factorized_pretraining.py [--model {mlp,lenet5}] [--data-dir DIR] [--pretrain-epochs 1] [--quick]
 
 Writes ``<out>/pretraining.csv`` (per run), ``<out>/pretraining_summary.csv`` and ``.md`` and
 ``<out>/pretraining.{png,pdf}``. Seeds 0 and 1 keep their final checkpoints (for

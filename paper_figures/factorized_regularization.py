@@ -9,7 +9,7 @@ field. λ is swept on a grid with seed 0 (effective rank and validation accuracy
 best λ per regulariser on the validation split is rerun with the other seeds. Protocol in
 ``_factorized_common.py``; the learning rates are those chosen by ``factorized_init.py``.
 
-    python paper_figures/factorized_regularization.py [--data-dir DIR] [--lambdas 1e-4 1e-3 1e-2] [--quick]
+    python paper_figures/factorized_regularization.py [--model {mlp,lenet5}] [--data-dir DIR] [--lambdas 1e-4 1e-3 1e-2] [--quick]
 
 Writes ``<out>/regularization_sweep.csv`` (seed 0, every λ), ``<out>/regularization.csv`` (per run and
 epoch), ``<out>/regularization_summary.csv`` and ``.md``, ``<out>/regularization.{png,pdf}``.
