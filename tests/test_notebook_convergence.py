@@ -1,4 +1,5 @@
 """Execute notebooks/convergence.ipynb (small sizes) so that it never rots."""
+import os
 from pathlib import Path
 
 import pytest
@@ -6,10 +7,14 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "convergence.ipynb"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "notebooks" / "convergence.ipynb"
 
 
-def test_convergence_notebook_executes(tmp_path):
+def test_convergence_notebook_executes(tmp_path, monkeypatch):
+    # the kernel is a separate process: it must import the dlra of this checkout (the one under
+    # test), not whatever dlra is installed, nor fail where none is (a worktree, a bare clone)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
