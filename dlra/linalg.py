@@ -12,7 +12,7 @@ import scipy.linalg
 from scipy.linalg import blas, lapack
 
 from .errors import NonFiniteError
-from .lineage import record_prefix
+from .lineage import complement, record_prefix
 from .qr import householder_qr, tall_skinny_qr, use_cholesky
 from .timing import timed
 
@@ -75,13 +75,24 @@ def augmented_basis(U0, K, K0=None):
     of K (which cannot remove the u‖K‖ error that the first one left in the other directions
     either), and the Cholesky step above restores the orthogonality of Q when κ(W) amplifies it.
 
+    When U0 and K together have at least as many columns as rows, [U0, Q] spans the whole space
+    whatever K is, and Q is any orthonormal basis of the complement of U0: the one that the previous
+    truncation recorded (U0 = Û P_r with Û square: Q = Û P_⊥, one product, see :mod:`dlra.lineage`),
+    else the trailing columns of a Householder QR of [U0, K].
+
     The result's leading columns are U0 (recorded in :mod:`dlra.lineage`, which optimisers use to
     rotate their state without products with m rows).
     """
     m, r = U0.shape
     k = K.shape[1]
-    if r + k > m:
-        return _with_prefix(U0, orth(U0, K)[:, r:])
+    if r + k >= m:
+        known = complement(U0)
+        if known is not None and known[0].shape[0] == m and known[1].shape[1] == m - r:
+            with timed("linalg"):
+                Q = known[0] @ known[1]
+            return _with_prefix(U0, Q, rest=known[1])
+        if r + k > m:
+            return _with_prefix(U0, orth(U0, K)[:, r:])
     with timed("linalg"):
         if K0 is None:
             W = K - U0 @ (U0.conj().T @ K)
@@ -130,10 +141,11 @@ def augmented_basis(U0, K, K0=None):
     return _with_prefix(U0, Q)
 
 
-def _with_prefix(U0, Q):
-    """``[U0, Q]``, recorded in :mod:`dlra.lineage` as starting with the columns of U0."""
+def _with_prefix(U0, Q, rest=None):
+    """``[U0, Q]``, recorded in :mod:`dlra.lineage` as starting with the columns of U0 (and, with
+    ``rest`` = C, as Q = B C for the B of U0's recorded product)."""
     out = np.concatenate([U0, Q], axis=1)
-    record_prefix(out, U0)
+    record_prefix(out, U0, rest)
     return out
 
 
@@ -210,13 +222,17 @@ class TruncatedSVD:
     """Result of :func:`truncated_svd` of a core matrix ``Ŝ = P Σ Qᴴ``.
 
     ``left`` = P[:, :r], ``sigma`` = σ₁..σ_r, ``right`` = Q[:, :r] (already conjugate-transposed
-    back from numpy's ``Qᴴ``), ``discarded`` = σ_{r+1}, … (what the rule cut away).
+    back from numpy's ``Qᴴ``), ``discarded`` = σ_{r+1}, … (what the rule cut away);
+    ``left_rest`` = P[:, r:] and ``right_rest`` = Q[:, r:], the remaining singular vectors of the thin
+    SVD (views, no copy).
     """
 
     left: np.ndarray
     sigma: np.ndarray
     right: np.ndarray
     discarded: np.ndarray
+    left_rest: np.ndarray = None
+    right_rest: np.ndarray = None
 
     @property
     def rank(self):
@@ -248,7 +264,8 @@ def truncated_svd(core, rule, current_rank=None):
         except np.linalg.LinAlgError:  # rare LAPACK gesdd failure: use the QR-iteration driver
             P, sigma, Qh = scipy.linalg.svd(core, full_matrices=False, lapack_driver="gesvd")
     r = rule.select_rank(sigma, current_rank=current_rank)
-    return TruncatedSVD(left=P[:, :r], sigma=sigma[:r], right=Qh[:r].conj().T, discarded=sigma[r:])
+    return TruncatedSVD(left=P[:, :r], sigma=sigma[:r], right=Qh[:r].conj().T, discarded=sigma[r:],
+                        left_rest=P[:, r:], right_rest=Qh[r:].conj().T)
 
 
 #: (dtype, shape) → (LAPACK ?gesdd, its workspace size): the workspace query is made once per shape

@@ -12,10 +12,17 @@ it in the bases of each substep and rotate it with R = newᴴ old when the bases
 augmented S-substep's needs half of one. :func:`rotation` uses a relation when one applies and
 the generic product newᴴ old otherwise, so it is always correct for orthonormal ``old``/``new``.
 
+When the augmented basis is square (2r ≥ m: Û spans the whole space, as at the start of DLRT on a
+width-500 layer at rank 250), the truncation also gives the next step's complement for free:
+Û P = [U1, Û P_⊥] is unitary, so the next augmented basis can be taken as [U1, Û P_⊥] with no QR
+(:func:`record_complement`, used by :func:`dlra.linalg.augmented_basis`), and its rotation from Û
+is the known Pᴴ (the prefix relation then carries the coefficients P_⊥ of its remaining columns).
+
 The relations are recorded by the code that creates the arrays (:func:`dlra.linalg.augmented_basis`
-records the prefix, :func:`dlra.integrators.blocks.truncate_cores` the product) and identify arrays
-by object identity; they are forgotten when the array is garbage-collected (weak references, so
-that no chain of old bases is kept alive). A recorded array must not be modified in place.
+records the prefix, :func:`dlra.integrators.blocks.truncate_cores` the product and the complement)
+and identify arrays by object identity; they are forgotten when the array is garbage-collected
+(weak references, so that no chain of old bases is kept alive). A recorded array must not be
+modified in place.
 """
 from __future__ import annotations
 
@@ -23,25 +30,33 @@ import weakref
 
 import numpy as np
 
-__all__ = ["record_product", "record_prefix", "rotation", "known_rotation", "relations_among", "restore", "inherit"]
+__all__ = ["record_product", "record_prefix", "record_complement", "complement", "rotation", "known_rotation",
+           "relations_among", "restore", "inherit"]
 
 #: id(array) → (weak reference to the array, kind, weak reference to the parent, coefficients)
 _RELATIONS = {}
+#: id(array) → (weak reference to the array, a square unitary B, coefficients C): B C is an
+#: orthonormal basis of the orthogonal complement of the array's range
+_COMPLEMENTS = {}
 
 
-def _forget(key):
+def _forget(table, key):
     def callback(_ref):
-        _RELATIONS.pop(key, None)
+        table.pop(key, None)
     return callback
 
 
-def _record(new, kind, parent, coeff):
+def _record(new, kind, parent, coeff, table=None):
+    table = _RELATIONS if table is None else table
     key = id(new)
     try:
-        entry = (weakref.ref(new, _forget(key)), kind, weakref.ref(parent), coeff)
+        ref = weakref.ref(new, _forget(table, key))
+        # a complement keeps its square parent alive (no more than twice the array's own size when
+        # 2r ≥ m), so that it outlives a step whose optimiser holds no reference to Û (SGD)
+        entry = (ref, kind, weakref.ref(parent), coeff) if table is _RELATIONS else (ref, parent, coeff)
     except TypeError:  # not weak-referenceable (not an ndarray): nothing to record
         return
-    _RELATIONS[key] = entry
+    table[key] = entry
 
 
 def record_product(new, parent, coeff):
@@ -49,9 +64,30 @@ def record_product(new, parent, coeff):
     _record(new, "product", parent, coeff)
 
 
-def record_prefix(new, head):
-    """Record that the leading ``head.shape[1]`` columns of ``new`` are ``head`` (same values)."""
-    _record(new, "prefix", head, None)
+def record_prefix(new, head, rest=None):
+    """Record that the leading ``head.shape[1]`` columns of ``new`` are ``head`` (same values).
+
+    ``rest``: coefficients C with ``new[:, k:] = B @ C``, B the parent of head's recorded product
+    relation (head = B C_head): set when the remaining columns come from :func:`complement`.
+    """
+    _record(new, "prefix", head, rest)
+
+
+def record_complement(new, parent, coeff):
+    """Record that ``parent @ coeff`` is an orthonormal basis of the orthogonal complement of
+    range(``new``): ``parent`` square unitary (m × m), ``new = parent @ C_r`` and [C_r, coeff] unitary
+    (the trailing singular vectors of the truncation U1 = Û P_r when Û is square)."""
+    if parent.ndim == 2 and parent.shape[0] == parent.shape[1] and coeff.shape[0] == parent.shape[1]:
+        _record(new, "complement", parent, coeff, table=_COMPLEMENTS)
+
+
+def complement(a):
+    """``(B, C)`` with B C an orthonormal basis of the orthogonal complement of range(a), as recorded by
+    :func:`record_complement`, or None."""
+    entry = _COMPLEMENTS.get(id(a))
+    if entry is None or entry[0]() is not a:
+        return None
+    return entry[1], entry[2]
 
 
 def inherit(copy, original):
@@ -61,6 +97,9 @@ def inherit(copy, original):
         parent = entry[2]()
         if parent is not None:
             _record(copy, entry[1], parent, entry[3])
+    found = complement(original)
+    if found is not None:
+        record_complement(copy, *found)
 
 
 def _relation(a):
@@ -90,6 +129,10 @@ def known_rotation(old, new):
     top = known_rotation(old, parent)
     if top is None:
         return None
+    if coeff is not None:  # rest = B C with head = B C_head: restᴴ old = Cᴴ when B is old
+        head = _relation(parent)
+        if head is not None and head[0] == "product" and head[1] is old:
+            return np.concatenate([top, coeff.conj().T], axis=0)
     rest = new[:, parent.shape[1]:]
     return np.concatenate([top, rest.conj().T @ old], axis=0)
 
@@ -108,7 +151,9 @@ def relations_among(labels):
     a list of ``(label of new, kind, label of parent, coefficients or None)`` — what a checkpoint
     stores so that :func:`restore` re-creates them (a resumed run then rotates as an uninterrupted one)."""
     out = []
-    for key, (ref, kind, parent_ref, coeff) in list(_RELATIONS.items()):
+    entries = list(_RELATIONS.values())
+    entries += [(ref, "complement", (lambda p=parent: p), coeff) for ref, parent, coeff in list(_COMPLEMENTS.values())]
+    for ref, kind, parent_ref, coeff in entries:
         new, parent = ref(), parent_ref()
         if new is None or parent is None or id(new) not in labels or id(parent) not in labels:
             continue
@@ -122,6 +167,8 @@ def restore(relations, arrays):
         if kind == "product":
             record_product(arrays[new], arrays[parent], coeff)
         elif kind == "prefix":
-            record_prefix(arrays[new], arrays[parent])
+            record_prefix(arrays[new], arrays[parent], coeff)
+        elif kind == "complement":
+            record_complement(arrays[new], arrays[parent], coeff)
         else:
             raise ValueError(f"relations: unknown kind {kind!r}")

@@ -274,3 +274,63 @@ def test_augmented_basis_projects_the_increment(dtype):
     assert np.abs(Qhat.astype(np.float64).T @ Qhat - np.eye(2 * r)).max() <= 20 * np.sqrt(2 * r) * u
     assert error(Qhat) <= 50 * u * kappa
     assert error(augmented_basis(U0, K)) > 100 * error(Qhat)  # what projecting K itself loses
+
+
+def _full_space_steps(dtype, substep, use_complement, steps=4, monkeypatch=None):
+    """A network whose hidden layers are 24×24 at rank 12 (2r = m: the augmented bases span the whole
+    space) and a 24×40 first layer, stepped by the fixed-rank DLRT step; returns the weights."""
+    if not use_complement:
+        monkeypatch.setattr(dlra.linalg, "complement", lambda a: None)
+    rng = np.random.default_rng(7)
+    net = MLP.from_sizes([40, 24, 24, 5], ranks=[12, 12, None], rng=0, dtype=dtype)
+    integrator = dlra.AdaptiveBUG(substep=substep, truncation=dlra.FixedRank())
+    for _ in range(steps):
+        X, y = rng.standard_normal((16, 40)).astype(dtype), rng.integers(0, 5, 16)
+        net.set_parameters(integrator.step(net.vector_field(X, y), 0.0, net.parameters(), 5e-2))
+    if not use_complement:
+        monkeypatch.undo()
+    return [p.to_dense() if isinstance(p, dlra.LowRank) else p for p in net.parameters()]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_full_space_augmented_basis_takes_the_truncation_complement(dtype, monkeypatch):
+    """When 2r ≥ m the augmented basis spans the whole space; after a truncation U1 = Û P_r of a square
+    Û it is taken as [U1, Û P_⊥] with no QR. It must be orthonormal with U1 as its leading columns, its
+    rotation from Û must be Pᴴ to round-off (the rest coefficients used, no product), and an SGD step
+    (whose result depends only on the spans) must give the weights of the QR path to round-off."""
+    from dlra.lineage import _relation, complement, known_rotation
+    eps = np.finfo(dtype).eps
+    calls = []
+    original = dlra.linalg.orth_with_r
+    monkeypatch.setattr(dlra.linalg, "orth_with_r", lambda *a, **k: calls.append(a[0].shape) or original(*a, **k))
+    rng = np.random.default_rng(3)
+    net = MLP.from_sizes([40, 24, 24, 5], ranks=[12, 12, None], rng=0, dtype=dtype)
+    integrator = dlra.AdaptiveBUG(substep=dlra.SGD(), truncation=dlra.FixedRank())
+    previous = None
+    for step in range(4):
+        X, y = rng.standard_normal((16, 40)).astype(dtype), rng.integers(0, 5, 16)
+        calls.clear()
+        net.set_parameters(integrator.step(net.vector_field(X, y), 0.0, net.parameters(), 5e-2))
+        U1 = net.layers[1].Y.U
+        found = complement(U1)
+        assert found is not None and found[0].shape == (24, 24) and found[1].shape == (24, 12)
+        if step:
+            # only the V side of the 24×40 layer (40 > 2r) needs a QR from the second step on
+            assert calls == [(40, 12)]
+        U_full = np.concatenate([U1, found[0] @ found[1]], axis=1)
+        assert np.abs(U_full.T.conj() @ U_full - np.eye(24)).max() <= 50 * eps
+        if previous is not None:
+            Uhat_prev, U_prev = previous
+            kind, head, rest = _relation(Uhat_prev)
+            assert kind == "prefix" and head is U_prev and rest is not None
+        K = np.zeros_like(U1)
+        Uhat = dlra.linalg.augmented_basis(U1, K)
+        assert np.array_equal(Uhat[:, :12], U1)
+        assert np.abs(Uhat.T.conj() @ Uhat - np.eye(24)).max() <= 50 * eps
+        R = known_rotation(found[0], Uhat)
+        assert R is not None and np.abs(R - Uhat.T.conj() @ found[0]).max() <= 50 * eps
+        previous = (Uhat, U1)
+    qr_path = _full_space_steps(dtype, dlra.SGD(), use_complement=False, monkeypatch=monkeypatch)
+    complement_path = _full_space_steps(dtype, dlra.SGD(), use_complement=True)
+    for a, b in zip(qr_path, complement_path):
+        assert np.abs(a - b).max() <= 1e3 * eps * max(1.0, np.abs(a).max())

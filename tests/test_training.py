@@ -201,6 +201,30 @@ def test_checkpoint_resume_equals_uninterrupted_run(small, tmp_path, method, opt
     assert_factors_equal(other.net.parameters(), full.net.parameters())
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_checkpoint_resume_at_half_width_rank_equals_uninterrupted_run(small, tmp_path, optimizer):
+    """At rank 32 of width 64 the augmented bases span the whole space and are taken from the previous
+    truncation's complement (no QR); the checkpoint keeps that relation (and, for stateless SGD, the
+    square basis it refers to), so the resumed run is still bit-identical to the uninterrupted one."""
+    from dlra.lineage import complement
+
+    def fit(epochs, out_dir=None):
+        net = MLP.from_sizes([784, 64, 64, 10], ranks=32, rng=0)
+        trainer = Trainer(net, "dlrt", optimizer=optimizer, batch_size=200, seed=0, progress=False,
+                          tau=1e-3, min_rank=32, max_rank=32)
+        trainer.fit(small, epochs, out_dir=out_dir)
+        return trainer
+
+    full = fit(2)
+    first = fit(1, out_dir=tmp_path)
+    assert complement(first.net.layers[1].Y.U) is not None  # the fast path is in use
+    resumed = Trainer.from_checkpoint(tmp_path / "checkpoint.npz", progress=False)
+    assert complement(resumed.net.layers[1].Y.U) is not None
+    resumed.fit(small, 2)
+    assert resumed.net.ranks()[:2] == [32, 32]
+    assert_factors_equal(resumed.net.parameters(), full.net.parameters())
+
+
 def test_lr_decay_shortens_the_steps_and_resumes_exactly(small, tmp_path):
     """Epoch e uses h = lr·decay^e; the flow time t is the sum of the steps; resume keeps both."""
     full = run(small, 2, lr_decay=0.5)

@@ -41,7 +41,7 @@ import numpy as np
 
 from ..field import lowrank_indices
 from ..flows import Flow, full_flow, k_flow, l_flow, naive_flow, s_flow
-from ..lineage import record_product
+from ..lineage import record_complement, record_product
 from ..linalg import augmented_basis, times_core, truncated_svd
 from ..lowrank import LowRank
 from ..timing import timed
@@ -102,7 +102,9 @@ def truncate_cores(rule, Uhat, Shat, Vhat, current_ranks):
     """Truncated SVD of each core Ŝ = P Σ Qᴴ; new factors U = Û P_r, S = Σ_r, V = V̂ Q_r.
 
     The relations U = Û P_r, V = V̂ Q_r are recorded in :mod:`dlra.lineage` (optimisers rotate
-    their state with them). Returns (list of LowRank, list of discarded singular values).
+    their state with them), and for a square Û (V̂) also the complement Û P_⊥ of U (V̂ Q_⊥ of V),
+    which the next step's augmented basis uses when it spans the whole space again. Returns (list
+    of LowRank, list of discarded singular values).
     """
     out, discarded = [], []
     for Uh, Sh, Vh, r0 in zip(Uhat, Shat, Vhat, current_ranks):
@@ -111,6 +113,8 @@ def truncate_cores(rule, Uhat, Shat, Vhat, current_ranks):
             U1, V1 = Uh @ res.left, Vh @ res.right
         record_product(U1, Uh, res.left)
         record_product(V1, Vh, res.right)
+        record_complement(U1, Uh, res.left_rest)
+        record_complement(V1, Vh, res.right_rest)
         out.append(LowRank(U1, np.diag(res.sigma).astype(Sh.dtype), V1))
         discarded.append(res.discarded)
     return out, discarded

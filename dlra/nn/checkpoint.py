@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io import save_npz
-from ..lineage import relations_among, restore
+from ..lineage import complement, relations_among, restore
 from ..lowrank import LowRank
 from .conv import Conv2D
 from .layers import DenseLayer, LowRankLayer
@@ -152,6 +152,10 @@ def save_checkpoint(trainer, path):
     optimizer = _optimizer(trainer)
     parameters = _pack(trainer.net.parameters(), arrays, ids)
     optimizer_state = _pack(optimizer.state_dict() if optimizer is not None else None, arrays, ids)
+    # the square bases Û whose complement Û P_⊥ the next step's augmented basis takes (2r ≥ m); a
+    # stateless optimiser (SGD) holds no other reference to them
+    _pack([found[0] for item in trainer.net.parameters() if isinstance(item, LowRank)
+           for factor in (item.U, item.V) if (found := complement(factor)) is not None], arrays, ids)
     # the relations between those bases (U1 = Û P_r, Û = [U0, Q]) that the optimiser rotates with
     lineage = [[new, kind, parent, None if coeff is None else _pack(coeff, arrays, ids)]
                for new, kind, parent, coeff in relations_among(ids)]
