@@ -76,3 +76,22 @@ def test_step_rejects_bad_arguments():
         dlra.BUG().step(field, np.inf, Y0, 0.1)
     with pytest.raises(TypeError, match="theta"):
         dlra.BUG(theta=0.1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
+def test_all_finite_finds_every_bad_entry_and_survives_overflow(dtype):
+    """all_finite's first pass is a dot product Σ|a|²: every NaN/±inf entry (also in an imaginary part,
+    and in a strided view) must be found, and huge finite entries whose squares overflow must pass."""
+    from dlra.linalg import all_finite
+    a = np.arange(1, 21, dtype=dtype).reshape(5, 4)
+    assert all_finite(a) and all_finite(a.T) and all_finite(a[:, ::2]) and all_finite(a[:0])
+    for bad in (np.nan, np.inf, -np.inf):
+        for i, j in ((0, 0), (2, 3), (4, 1)):
+            b = a.copy()
+            b[i, j] = bad
+            assert not all_finite(b) and not all_finite(b.T) and not all_finite(b[:, j:j + 1])
+            if np.iscomplexobj(b):
+                c = a.copy()
+                c[i, j] = complex(1.0, bad)
+                assert not all_finite(c)
+    assert all_finite(np.full((3, 3), np.finfo(dtype).max / 2, dtype=dtype))
