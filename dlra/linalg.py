@@ -65,10 +65,12 @@ def augmented_basis(U0, K, K0=None):
     The QR of W loses orthogonality to U0 like ‖U0ᴴQ‖ ≈ u·κ(W) (the remainder is orthogonal to U0
     to u‖W‖, and Q = W R⁻¹ amplifies that by ‖R⁻¹‖); κ(W) is large when W has about as many
     columns as the m − r dimensions left to it (κ ≈ 10³–10⁵ at m = 2r). Then Q is projected once
-    more, P = Q − U0 C with C = U0ᴴQ, and normalised by the Cholesky factor of its Gram matrix
-    PᴴP = QᴴQ − CᴴC = I − CᴴC (exact up to the QR's O(u) defect): R = chol(I − CᴴC), Q ← P R⁻¹,
-    an O(k³) factorisation and one triangular solve instead of a second QR of an m × k matrix.
-    For ‖C‖ ≤ 1/2 this restores ‖U0ᴴQ‖ = O(u) and QᴴQ = I + O(u) (‖R⁻¹‖ ≤ 2/√3).
+    more, P = Q − U0 C with C = U0ᴴQ. Its Gram matrix is PᴴP = QᴴQ − CᴴC = I − CᴴC (exact up to the
+    QR's O(u) defect): when ‖C‖² ≤ u, P is orthonormal to working precision as it is (the usual
+    case: ‖C‖ ≈ 3·10⁻⁵–10⁻⁴ in single precision at the ranks of a trained network); otherwise P is
+    normalised by the Cholesky factor R = chol(I − CᴴC), Q ← P R⁻¹, an O(k³) factorisation and one
+    triangular solve instead of a second QR of an m × k matrix. For ‖C‖ ≤ 1/2 this restores
+    ‖U0ᴴQ‖ = O(u) and QᴴQ = I + O(u) (‖R⁻¹‖ ≤ 2/√3).
 
     ``K0``: a matrix in range U0 with K = K0 + increment — the start K(t0) = U0 S0 of the K-step.
     Then the increment K − K0, which carries every new direction, is projected **once**: its
@@ -109,6 +111,9 @@ def augmented_basis(U0, K, K0=None):
         size = float(np.linalg.norm(C)) if C.size else 0.0
     if size <= tol:
         return _with_prefix(U0, Q)
+    if size * size <= eps:  # one projection: U0ᴴP = O(u‖C‖), PᴴP = I − CᴴC = I + O(u)
+        with timed("linalg"):
+            return _with_prefix(U0, Q - U0 @ C)
     if size <= 0.5:
         Q1 = _reorthogonalized(U0, Q, C)
         if Q1 is not None:
