@@ -48,7 +48,7 @@ from ..timing import timed
 from .base import StepInfo
 
 __all__ = ["StepInfo", "Flow", "k_flow", "l_flow", "s_flow", "naive_flow", "full_flow", "factors",
-           "kl_steps", "augmented_start", "augmented_galerkin", "galerkin_step", "truncate_cores",
+           "kl_starts", "kl_steps", "augmented_start", "augmented_galerkin", "galerkin_step", "truncate_cores",
            "with_updates"]
 
 
@@ -57,10 +57,19 @@ def factors(items, indices):
     return ([items[k].U for k in indices], [items[k].S for k in indices], [items[k].V for k in indices])
 
 
-def kl_steps(substep, field, items, indices, t0, t1, F0, keys=("K", "L")):
+def kl_starts(items, indices):
+    """The starts K(t0) = U0 S0 and L(t0) = V0 S0ᴴ of the K- and L-steps (lists over ``indices``)."""
+    U, S, V = factors(items, indices)
+    with timed("products"):
+        return ([times_core(u, s) for u, s in zip(U, S)],
+                [times_core(v, s.conj().T) for v, s in zip(V, S)])
+
+
+def kl_steps(substep, field, items, indices, t0, t1, F0, keys=("K", "L"), starts=None):
     """K- and L-steps over [t0, t1] from the old factors, both started from F0 = F(t0, Y0).
 
-    K(t0) = U0 S0, L(t0) = V0 S0ᴴ. The first stage of both substeps is taken from F0, so with one
+    K(t0) = U0 S0, L(t0) = V0 S0ᴴ (``starts``: these two lists from :func:`kl_starts`, when the
+    caller needs them too). The first stage of both substeps is taken from F0, so with one
     explicit Euler substep they cost no extra evaluation (the K- and L-passes share one).
     ``keys`` name the two substeps for stateful optimisers. Returns K(t1), L(t1) and the initial
     derivatives F0 V0, F0ᴴ U0 (reused by the S-steps).
@@ -68,9 +77,7 @@ def kl_steps(substep, field, items, indices, t0, t1, F0, keys=("K", "L")):
     U, S, V = factors(items, indices)
     kf = k_flow(field, items, V, key=keys[0])
     lf = l_flow(field, items, U, key=keys[1])
-    with timed("products"):
-        K0 = [times_core(u, s) for u, s in zip(U, S)]
-        L0 = [times_core(v, s.conj().T) for v, s in zip(V, S)]
+    K0, L0 = kl_starts(items, indices) if starts is None else starts
     FV0, FhU0 = kf.initial(F0, K0), lf.initial(F0, L0)
     K1 = substep.integrate(kf, t0, t1, K0, f0=FV0)
     L1 = substep.integrate(lf, t0, t1, L0, f0=FhU0)
@@ -151,11 +158,12 @@ def augmented_galerkin(substep, field, items, t0, h, keys=("K", "L", "S")):
     t1 = t0 + h
     lr = lowrank_indices(items)
     F0 = field(t0, items)
-    K1, L1, FV0, FhU0 = kl_steps(substep, field, items, lr, t0, t1, F0, keys=keys[:2])
+    K0, L0 = kl_starts(items, lr)
+    K1, L1, FV0, FhU0 = kl_steps(substep, field, items, lr, t0, t1, F0, keys=keys[:2], starts=(K0, L0))
     U0, S0, V0 = factors(items, lr)
     # K(t0) = U0 S0 and L(t0) = V0 S0ᴴ are in range U0, range V0: only the increments are projected
-    Uhat = [augmented_basis(u0, K, K0=times_core(u0, s0)) for K, u0, s0 in zip(K1, U0, S0)]
-    Vhat = [augmented_basis(v0, L, K0=times_core(v0, s0.conj().T)) for L, v0, s0 in zip(L1, V0, S0)]
+    Uhat = [augmented_basis(u0, K, K0=k0) for K, u0, k0 in zip(K1, U0, K0)]
+    Vhat = [augmented_basis(v0, L, K0=l0) for L, v0, l0 in zip(L1, V0, L0)]
     starts = [augmented_start(U0[j], S0[j], V0[j], Uhat[j], Vhat[j], F0[k], FV0[j], FhU0[j])
               for j, k in enumerate(lr)]
     S1, dense = galerkin_step(substep, field, items, Uhat, Vhat, [s for s, _ in starts], t0, t1,

@@ -31,7 +31,12 @@ def _axpy_lists(z, coeffs, derivs):
 
 
 class SubstepSolver:
-    """Base class: ``integrate(flow, t0, t1, z0, f0=None) -> z1`` (a list of arrays)."""
+    """Base class: ``integrate(flow, t0, t1, z0, f0=None) -> z1`` (a list of arrays).
+
+    ``integrate`` returns new arrays and must not modify ``z0`` in place: the start values are the
+    user's dense state items, and the integrators reuse K(t0) = U0 S0 after the K-step (the
+    augmented basis projects the increment K(t1) − K(t0)).
+    """
 
     #: classical order of the solver (None for optimisers that are not ODE solvers)
     order = None
