@@ -84,24 +84,21 @@ def kl_steps(substep, field, items, indices, t0, t1, F0, keys=("K", "L"), starts
     return K1, L1, FV0, FhU0
 
 
-def augmented_start(U0, S0, V0, Uhat, Vhat, F0_value, FV0, FhU0):
+def augmented_start(U0, S0, V0, Uhat, Vhat, F0_value, FV0):
     """Start of the S-step in augmented bases Û = [U0, Qu], V̂ = [V0, Qv] (Qu ⟂ U0, Qv ⟂ V0).
 
-    Ŝ0 = Ûᴴ U0 S0 V0ᴴ V̂ = [[S0, 0], [0, 0]] (exactly Y0), and its derivative Ûᴴ F0 V̂ from the K- and
-    L-steps' F0 V0 and F0ᴴ U0: [[U0ᴴ F0V0, (F0ᴴU0)ᴴ Qv], [Quᴴ F0V0, Quᴴ F0 Qv]] — only F0 Qv is new,
-    half the products of forming Ûᴴ F0 V̂ afresh.
+    Ŝ0 = Ûᴴ U0 S0 V0ᴴ V̂ = [[S0, 0], [0, 0]] (exactly Y0), and its derivative Ûᴴ F0 V̂ =
+    Ûᴴ [F0 V0, F0 Qv] from the K-step's F0 V0: only F0 Qv is new, and the 2r × 2r block comes from
+    one product (a single call instead of one per block: the four r × r blocks of the DLRT cores
+    cost more in call overhead than in arithmetic).
     """
     r_u, r_v = U0.shape[1], V0.shape[1]
-    Qu, Qv = Uhat[:, r_u:], Vhat[:, r_v:]
+    Qv = Vhat[:, r_v:]
     FQv = F0_value.right(Qv)
     with timed("products"):
         S_start = np.zeros((Uhat.shape[1], Vhat.shape[1]), dtype=np.result_type(S0, Uhat, Vhat))
         S_start[:r_u, :r_v] = S0
-        S_dot = np.empty_like(S_start, dtype=np.result_type(S_start, FV0, FhU0))
-        S_dot[:r_u, :r_v] = U0.conj().T @ FV0
-        S_dot[:r_u, r_v:] = FhU0.conj().T @ Qv
-        S_dot[r_u:, :r_v] = Qu.conj().T @ FV0
-        S_dot[r_u:, r_v:] = Qu.conj().T @ FQv
+        S_dot = Uhat.conj().T @ np.concatenate([FV0, FQv], axis=1)
     return S_start, S_dot
 
 
@@ -159,12 +156,12 @@ def augmented_galerkin(substep, field, items, t0, h, keys=("K", "L", "S")):
     lr = lowrank_indices(items)
     F0 = field(t0, items)
     K0, L0 = kl_starts(items, lr)
-    K1, L1, FV0, FhU0 = kl_steps(substep, field, items, lr, t0, t1, F0, keys=keys[:2], starts=(K0, L0))
+    K1, L1, FV0, _ = kl_steps(substep, field, items, lr, t0, t1, F0, keys=keys[:2], starts=(K0, L0))
     U0, S0, V0 = factors(items, lr)
     # K(t0) = U0 S0 and L(t0) = V0 S0ᴴ are in range U0, range V0: only the increments are projected
     Uhat = [augmented_basis(u0, K, K0=k0) for K, u0, k0 in zip(K1, U0, K0)]
     Vhat = [augmented_basis(v0, L, K0=l0) for L, v0, l0 in zip(L1, V0, L0)]
-    starts = [augmented_start(U0[j], S0[j], V0[j], Uhat[j], Vhat[j], F0[k], FV0[j], FhU0[j])
+    starts = [augmented_start(U0[j], S0[j], V0[j], Uhat[j], Vhat[j], F0[k], FV0[j])
               for j, k in enumerate(lr)]
     S1, dense = galerkin_step(substep, field, items, Uhat, Vhat, [s for s, _ in starts], t0, t1,
                               F0=F0, core_f0=[d for _, d in starts], key=keys[2])
