@@ -30,6 +30,8 @@ FIGURES = {
     "rank_over_time": "fig_rank_over_time.py",
     "schrodinger_conservation": "fig_schrodinger_conservation.py",
     "descent": "fig_descent.py",
+    "landau_damping": "fig_landau_damping.py",
+    "adaptive_work_precision": "adaptive_work_precision.py",
     "timings": "fig_timings.py",
 }
 
