@@ -46,17 +46,13 @@ def _forget(table, key):
     return callback
 
 
-def _record(new, kind, parent, coeff, table=None):
-    table = _RELATIONS if table is None else table
+def _record(new, kind, parent, coeff):
     key = id(new)
     try:
-        ref = weakref.ref(new, _forget(table, key))
-        # a complement keeps its square parent alive (no more than twice the array's own size when
-        # 2r ≥ m), so that it outlives a step whose optimiser holds no reference to Û (SGD)
-        entry = (ref, kind, weakref.ref(parent), coeff) if table is _RELATIONS else (ref, parent, coeff)
+        entry = (weakref.ref(new, _forget(_RELATIONS, key)), kind, weakref.ref(parent), coeff)
     except TypeError:  # not weak-referenceable (not an ndarray): nothing to record
         return
-    table[key] = entry
+    _RELATIONS[key] = entry
 
 
 def record_product(new, parent, coeff):
@@ -77,8 +73,16 @@ def record_complement(new, parent, coeff):
     """Record that ``parent @ coeff`` is an orthonormal basis of the orthogonal complement of
     range(``new``): ``parent`` square unitary (m × m), ``new = parent @ C_r`` and [C_r, coeff] unitary
     (the trailing singular vectors of the truncation U1 = Û P_r when Û is square)."""
-    if parent.ndim == 2 and parent.shape[0] == parent.shape[1] and coeff.shape[0] == parent.shape[1]:
-        _record(new, "complement", parent, coeff, table=_COMPLEMENTS)
+    if parent.ndim != 2 or parent.shape[0] != parent.shape[1] or coeff.shape[0] != parent.shape[1]:
+        return
+    key = id(new)
+    try:
+        ref = weakref.ref(new, _forget(_COMPLEMENTS, key))
+    except TypeError:  # not weak-referenceable (not an ndarray): nothing to record
+        return
+    # the parent is held strongly (no more than twice the array's own size when 2r ≥ m), so that it
+    # outlives a step whose optimiser keeps no reference to Û (SGD)
+    _COMPLEMENTS[key] = (ref, parent, coeff)
 
 
 def complement(a):
