@@ -22,6 +22,7 @@ import numpy as np
 
 from ..lineage import rotation
 from ..timing import timed
+from .adam_update import adam_update
 from .base import SubstepSolver
 
 __all__ = ["SGD", "Adam"]
@@ -61,23 +62,6 @@ def _axpy(a, x, y):
     with timed("products"):
         out = np.multiply(a, x, dtype=np.result_type(x, y))
         out += y
-    return out
-
-
-def _abs2(x):
-    """|x|² elementwise (x·x for real x: no absolute value, no power)."""
-    return x.real ** 2 + x.imag ** 2 if np.iscomplexobj(x) else x * x
-
-
-def _adam_update(z, m, v, a, b, eps):
-    """z + a·m / (√(b·v) + eps) with two temporaries (Adam's step with bias corrections a, b)."""
-    with timed("products"):
-        den = np.multiply(b, v)
-        np.sqrt(den, out=den)
-        den += eps
-        out = np.multiply(a, m, dtype=np.result_type(z, m))
-        out /= den
-        out += z
     return out
 
 
@@ -223,9 +207,14 @@ class Adam(_StatefulOptimizer):
         moments, count = self._carried(flow, z0, ["m", "v"])
         count += 1
         b1, b2 = self.beta1, self.beta2
-        m = [_axpy(1 - b1, di, b1 * mi) for mi, di in zip(moments["m"], f)]
-        v = [_axpy(1 - b2, _abs2(di), b2 * vi) for vi, di in zip(moments["v"], f)]
-        self._store(flow, {"m": m, "v": v}, count)
         step = (t1 - t0) * self.lr_scale
-        c1, c2 = 1 - b1 ** count, 1 - b2 ** count
-        return [_adam_update(z, mi, vi, step / c1, 1 / c2, self.eps) for z, mi, vi in zip(z0, m, v)]
+        a, b = step / (1 - b1 ** count), 1 / (1 - b2 ** count)
+        out, m, v = [], [], []
+        with timed("products"):
+            for z, d, mi, vi in zip(z0, f, moments["m"], moments["v"]):
+                z_new, m_new, v_new = adam_update(z, d, mi, vi, b1, b2, a, b, self.eps)
+                out.append(z_new)
+                m.append(m_new)
+                v.append(v_new)
+        self._store(flow, {"m": m, "v": v}, count)
+        return out
