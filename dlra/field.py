@@ -30,6 +30,9 @@ from .linalg import all_finite
 from .lowrank import LowRank
 from .timing import TIMERS
 
+#: dtype kinds of np.number (integers, floats, complex, timedelta): a kind test instead of issubdtype
+_NUMBER_KINDS = "iufcm"
+
 __all__ = [
     "VectorField",
     "FieldValue",
@@ -107,7 +110,7 @@ class FieldValue:
             vshape = tuple(value.shape)
         else:
             value = np.asarray(value)
-            if not (np.issubdtype(value.dtype, np.number)):
+            if value.dtype.kind not in _NUMBER_KINDS:
                 raise TypeError(f"F(t, Y)[{index}] returned an array of dtype {value.dtype}")
             vshape = value.shape
         if vshape != tuple(shape):

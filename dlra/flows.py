@@ -93,13 +93,27 @@ def _with_structure(flow, kind, **bases):
     return flow
 
 
-def _eye(r, dtype):
-    return np.eye(r, dtype=dtype)
+class _Identities:
+    """The r×r identity cores of the K- and L-flows' states (K I Vᴴ, U I Lᴴ), built on first use: a
+    flow whose derivative comes from products already computed (one optimiser step) never
+    assembles a state."""
+
+    __slots__ = ("bases", "cache")
+
+    def __init__(self, bases):
+        self.bases, self.cache = bases, {}
+
+    def __getitem__(self, j):
+        eye = self.cache.get(j)
+        if eye is None:
+            basis = self.bases[j]
+            eye = self.cache[j] = np.eye(basis.shape[1], dtype=basis.dtype)
+        return eye
 
 
 def k_flow(field, items, V, key="K", integrate_dense=False):
     """K̇ = F(t, K Vᴴ) V for every low-rank item (V fixed); dense items frozen unless asked."""
-    eyes = [_eye(v.shape[1], v.dtype) for v in V]
+    eyes = _Identities(V)
     flow = Flow(field, "K", items,
                 assemble=lambda j, z: LowRank(z[j], eyes[j], V[j]),
                 project=lambda j, value, z: value.right(V[j]),
@@ -109,7 +123,7 @@ def k_flow(field, items, V, key="K", integrate_dense=False):
 
 def l_flow(field, items, U, key="L", integrate_dense=False):
     """L̇ = F(t, U Lᴴ)ᴴ U for every low-rank item (U fixed); dense items frozen."""
-    eyes = [_eye(u.shape[1], u.dtype) for u in U]
+    eyes = _Identities(U)
     flow = Flow(field, "L", items,
                 assemble=lambda j, z: LowRank(U[j], eyes[j], z[j]),
                 project=lambda j, value, z: value.left(U[j]),

@@ -82,7 +82,7 @@ def check_state(items, name="Y0", lowrank_required=True):
         else:
             if item.ndim != 2:
                 raise ValueError(f"{label} must be 2-D, got shape {item.shape}")
-            if not (np.issubdtype(item.dtype, np.floating) or np.issubdtype(item.dtype, np.complexfloating)):
+            if item.dtype.kind not in "fc":  # real or complex floating
                 raise TypeError(f"{label} must have a floating or complex dtype, got {item.dtype}")
             if not all_finite(item):
                 raise ValueError(f"{label} is not finite (NaN or inf)")
