@@ -28,8 +28,10 @@ def _kernel():
         from numba import njit
 
         @njit(cache=True, error_model="numpy")
-        def adam_pass(z, f, m, v, z_out, m_out, v_out, beta1, one_minus_beta1, beta2, one_minus_beta2,
-                      a, b, eps):
+        def adam_pass(z, f, m, v, z_out, m_out, v_out, coefficients):
+            beta1, one_minus_beta1, beta2, one_minus_beta2, a, b, eps = (
+                coefficients[0], coefficients[1], coefficients[2], coefficients[3], coefficients[4],
+                coefficients[5], coefficients[6])
             for i in range(z.size):
                 fi = f[i]
                 mi = one_minus_beta1 * fi + beta1 * m[i]
@@ -50,15 +52,23 @@ def _fusable(z, f, m, v):
             and v.flags.c_contiguous)
 
 
-def adam_update(z, f, m, v, beta1, beta2, a, b, eps):
-    """``(z_new, m_new, v_new)`` of one Adam step (module docstring); new arrays, inputs unchanged."""
+def adam_update(z, f, m, v, beta1, beta2, a, b, eps, coefficients=None):
+    """``(z_new, m_new, v_new)`` of one Adam step (module docstring); new arrays, inputs unchanged.
+
+    ``coefficients``: a dict that caches the scalars rounded to each precision; pass the same one
+    for every array of one step (saves rounding them again per array).
+    """
     if isinstance(z, np.ndarray) and isinstance(f, np.ndarray) and isinstance(m, np.ndarray) \
             and isinstance(v, np.ndarray) and _fusable(z, f, m, v):
-        real = z.dtype.type
+        cached = None if coefficients is None else coefficients.get(z.dtype)
+        if cached is None:
+            # rounded to the array's precision as numpy rounds a Python float operand
+            cached = np.array([beta1, 1 - beta1, beta2, 1 - beta2, a, b, eps], dtype=z.dtype)
+            if coefficients is not None:
+                coefficients[z.dtype] = cached
         z_out, m_out, v_out = np.empty_like(z), np.empty_like(m), np.empty_like(v)
         _kernel()(z.reshape(-1), f.reshape(-1), m.reshape(-1), v.reshape(-1), z_out.reshape(-1),
-                  m_out.reshape(-1), v_out.reshape(-1), real(beta1), real(1 - beta1), real(beta2),
-                  real(1 - beta2), real(a), real(b), real(eps))
+                  m_out.reshape(-1), v_out.reshape(-1), cached)
         return z_out, m_out, v_out
     return _numpy_update(z, f, m, v, beta1, beta2, a, b, eps)
 

@@ -209,10 +209,10 @@ class Adam(_StatefulOptimizer):
         b1, b2 = self.beta1, self.beta2
         step = (t1 - t0) * self.lr_scale
         a, b = step / (1 - b1 ** count), 1 / (1 - b2 ** count)
-        out, m, v = [], [], []
+        out, m, v, coefficients = [], [], [], {}
         with timed("products"):
             for z, d, mi, vi in zip(z0, f, moments["m"], moments["v"]):
-                z_new, m_new, v_new = adam_update(z, d, mi, vi, b1, b2, a, b, self.eps)
+                z_new, m_new, v_new = adam_update(z, d, mi, vi, b1, b2, a, b, self.eps, coefficients)
                 out.append(z_new)
                 m.append(m_new)
                 v.append(v_new)
