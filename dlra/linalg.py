@@ -104,11 +104,11 @@ def augmented_basis(U0, K, K0=None):
             D = K - K0
             W = D - U0 @ (U0.conj().T @ D)
     Q = orth_with_r(W, rows=m - r, with_r=False)[0]
-    eps = np.finfo(Q.dtype).eps
-    tol = 10 * eps * np.sqrt(m)
+    eps = _unit_roundoff(Q.dtype)
+    tol = 10 * eps * math.sqrt(m)
     with timed("linalg"):
         C = U0.conj().T @ Q
-        size = float(np.linalg.norm(C)) if C.size else 0.0
+        size = _frobenius(C)
     if size <= tol:
         return _with_prefix(U0, Q)
     if size * size <= eps:  # one projection: U0ᴴP = O(u‖C‖), PᴴP = I − CᴴC = I + O(u)
@@ -128,7 +128,7 @@ def augmented_basis(U0, K, K0=None):
         if attempt:
             with timed("linalg"):
                 C = U0.conj().T @ Q
-                size = float(np.linalg.norm(C)) if C.size else 0.0
+                size = _frobenius(C)
             if size <= tol:
                 break
         with timed("linalg"):
@@ -145,6 +145,29 @@ def augmented_basis(U0, K, K0=None):
             break
         Q = orth_with_r(P, with_r=False)[0]
     return _with_prefix(U0, Q)
+
+
+#: dtype → machine epsilon (np.finfo costs microseconds per call)
+_EPS = {}
+
+
+def _unit_roundoff(dtype):
+    eps = _EPS.get(dtype)
+    if eps is None:
+        eps = _EPS[dtype] = float(np.finfo(dtype).eps)
+    return eps
+
+
+def _frobenius(C):
+    """‖C‖_F as a float, the value of ``np.linalg.norm(C)`` (for real C the square root, in C's
+    precision, of the flattened C's dot product with itself — what np.linalg.norm computes — without
+    its dispatch; np.linalg.norm itself for complex C)."""
+    if C.size == 0:
+        return 0.0
+    if C.dtype.kind == "f":
+        flat = C.ravel(order="K")
+        return float(np.sqrt(flat.dot(flat)))
+    return float(np.linalg.norm(C))
 
 
 def _with_prefix(U0, Q, rest=None):
@@ -321,4 +344,4 @@ def orthonormality_tolerance(dtype):
     ≈ 2.2e-13 in double and 1.2e-4 in single precision — far above the defect of one thin QR
     (a few ε·√k) and far below what changes a step's result visibly.
     """
-    return 1000.0 * float(np.finfo(np.dtype(dtype)).eps)
+    return 1000.0 * _unit_roundoff(np.dtype(dtype))

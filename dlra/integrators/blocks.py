@@ -119,7 +119,7 @@ def truncate_cores(rule, Uhat, Shat, Vhat, current_ranks):
         record_product(V1, Vh, res.right)
         record_complement(U1, Uh, res.left_rest)
         record_complement(V1, Vh, res.right_rest)
-        out.append(LowRank(U1, np.diag(res.sigma).astype(Sh.dtype), V1))
+        out.append(LowRank(U1, np.diag(res.sigma).astype(Sh.dtype, copy=False), V1))
         discarded.append(res.discarded)
     return out, discarded
 

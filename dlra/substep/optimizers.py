@@ -134,15 +134,22 @@ class _StatefulOptimizer(SubstepSolver):
         if entry is None or len(entry["moments"][names[0]]) != len(z0):
             return {name: [np.zeros_like(z) for z in z0] for name in names}, 0
         moments = {name: [] for name in names}
-        for i, z in enumerate(z0):
-            with timed("products"):
-                rl = _rotation(entry["lefts"][i], lefts[i])
-                rr = _rotation(entry["rights"][i], rights[i])
-                rotated = [_rotate(entry["moments"][name][i], rl, rr, square=(name == "v")) for name in names]
-            for name, m in zip(names, rotated):
-                if m.shape != z.shape:  # structure changed (not a basis change): start afresh
-                    m = np.zeros_like(z)
-                moments[name].append(m)
+        stored = [entry["moments"][name] for name in names]
+        squares = [name == "v" for name in names]
+        old_lefts, old_rights = entry["lefts"], entry["rights"]
+        with timed("products"):
+            for i, z in enumerate(z0):
+                old_l, new_l, old_r, new_r = old_lefts[i], lefts[i], old_rights[i], rights[i]
+                if (old_l is None or new_l is None or old_l is new_l) and \
+                        (old_r is None or new_r is None or old_r is new_r):
+                    rotated = [s[i] for s in stored]  # same coordinates (dense items, unchanged bases)
+                else:
+                    rl, rr = _rotation(old_l, new_l), _rotation(old_r, new_r)
+                    rotated = [_rotate(s[i], rl, rr, square=sq) for s, sq in zip(stored, squares)]
+                for name, m in zip(names, rotated):
+                    if m.shape != z.shape:  # structure changed (not a basis change): start afresh
+                        m = np.zeros_like(z)
+                    moments[name].append(m)
         return moments, entry["count"]
 
     def _store(self, flow, moments, count):
