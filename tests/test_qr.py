@@ -347,3 +347,20 @@ def test_full_space_augmented_basis_takes_the_truncation_complement(dtype, monke
     complement_path = _full_space_steps(dtype, dlra.SGD(), use_complement=True)
     for a, b in zip(qr_path, complement_path):
         assert np.abs(a - b).max() <= 1e3 * eps * max(1.0, np.abs(a).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
+def test_frobenius_shortcut_equals_numpy_norm_bitwise(dtype):
+    """augmented_basis decides between its re-orthogonalisation paths on ‖U0ᴴQ‖_F: the shortcut must
+    give np.linalg.norm's value exactly, or trajectories would change with it."""
+    from dlra.linalg import _frobenius
+
+    rng = np.random.default_rng(2)
+    cplx = np.iscomplexobj(np.empty(0, dtype))
+    for shape in [(30, 30), (7, 60), (1, 1), (0, 4)]:
+        C = rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if cplx else 0)
+        C = (1e-4 * C).astype(dtype)
+        assert _frobenius(C) == (float(np.linalg.norm(C)) if C.size else 0.0)
+    C = rng.standard_normal((40, 20)).astype(dtype)
+    assert _frobenius(C.T) == float(np.linalg.norm(C.T))  # a transposed view
+    assert _frobenius(C[::2]) == float(np.linalg.norm(C[::2]))  # a strided view
