@@ -139,12 +139,10 @@ class _StatefulOptimizer(SubstepSolver):
         old_lefts, old_rights = entry["lefts"], entry["rights"]
         with timed("products"):
             for i, z in enumerate(z0):
-                old_l, new_l, old_r, new_r = old_lefts[i], lefts[i], old_rights[i], rights[i]
-                if (old_l is None or new_l is None or old_l is new_l) and \
-                        (old_r is None or new_r is None or old_r is new_r):
+                rl, rr = _rotation(old_lefts[i], lefts[i]), _rotation(old_rights[i], rights[i])
+                if rl is None and rr is None:
                     rotated = [s[i] for s in stored]  # same coordinates (dense items, unchanged bases)
                 else:
-                    rl, rr = _rotation(old_l, new_l), _rotation(old_r, new_r)
                     rotated = [_rotate(s[i], rl, rr, square=sq) for s, sq in zip(stored, squares)]
                 for name, m in zip(names, rotated):
                     if m.shape != z.shape:  # structure changed (not a basis change): start afresh
